@@ -7,6 +7,7 @@ when missing (the Makefile makes the same link).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -19,10 +20,8 @@ def _link_collection() -> None:
     link = COLLECTIONS / "ansible_collections" / "tmc" / "multicluster"
     if not link.exists():
         link.parent.mkdir(parents=True, exist_ok=True)
-        try:
+        with contextlib.suppress(FileExistsError):
             link.symlink_to(REPO, target_is_directory=True)
-        except FileExistsError:
-            pass
 
 
 _link_collection()

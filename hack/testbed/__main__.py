@@ -20,12 +20,17 @@ DEFAULT_STATE = os.environ.get("TMC_TESTBED_STATE", ".testbed/default")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hack.testbed", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m hack.testbed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("verb", choices=["up", "down", "status", "env"])
     parser.add_argument("--state", default=DEFAULT_STATE, help="state directory (default: %(default)s)")
-    parser.add_argument("--members", type=int, default=int(os.environ.get("TMC_TESTBED_MEMBERS", "3")),
-                        help="number of member clusters (default: %(default)s)")
+    parser.add_argument(
+        "--members",
+        type=int,
+        default=int(os.environ.get("TMC_TESTBED_MEMBERS", "3")),
+        help="number of member clusters (default: %(default)s)",
+    )
     parser.add_argument("--json", action="store_true", help="env: print JSON instead of shell exports")
     args = parser.parse_args(argv)
     bed = Testbed(args.state, members=args.members)

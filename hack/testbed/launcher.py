@@ -23,7 +23,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -138,8 +137,13 @@ class Testbed:
         members = [f"member{i}" for i in range(1, self.requested_members + 1)]
         per_cluster = ("etcd", "etcd_peer", "apiserver", "proxy", "controller_manager", "scheduler")
         ports = iter(_free_ports(1 + len(per_cluster) * (1 + len(members))))
-        state = {"version": 1, "bin_dir": str(bin_dir), "members": members, "toxiproxy": {"port": next(ports)},
-                 "clusters": {}}
+        state = {
+            "version": 1,
+            "bin_dir": str(bin_dir),
+            "members": members,
+            "toxiproxy": {"port": next(ports)},
+            "clusters": {},
+        }
         for index, cluster in enumerate([HUB, *members]):
             state["clusters"][cluster] = {
                 "role": "hub" if cluster == HUB else "member",
@@ -183,8 +187,14 @@ class Testbed:
         log = self.log_file(c.cluster, c.name)
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as out:
-            proc = subprocess.Popen([str(binary), *args], stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True, cwd=self._cluster_dir(c.cluster))
+            proc = subprocess.Popen(
+                [str(binary), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self._cluster_dir(c.cluster),
+            )
         self._pid_file(c).write_text(str(proc.pid))
         return proc.pid
 
@@ -246,41 +256,86 @@ class Testbed:
         admin = str(self.kubeconfig(c.cluster, direct=True))
         if c.name == "etcd":
             client, peer = f"http://127.0.0.1:{p['etcd']}", f"http://127.0.0.1:{p['etcd_peer']}"
-            return ["--name", c.cluster, "--data-dir", str(cdir / "etcd-data"),
-                    "--listen-client-urls", client, "--advertise-client-urls", client,
-                    "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                    "--initial-cluster", f"{c.cluster}={peer}", "--unsafe-no-fsync", "--log-level", "warn",
-                    "--quota-backend-bytes", str(4 * 1024**3)]
+            return [
+                "--name",
+                c.cluster,
+                "--data-dir",
+                str(cdir / "etcd-data"),
+                "--listen-client-urls",
+                client,
+                "--advertise-client-urls",
+                client,
+                "--listen-peer-urls",
+                peer,
+                "--initial-advertise-peer-urls",
+                peer,
+                "--initial-cluster",
+                f"{c.cluster}={peer}",
+                "--unsafe-no-fsync",
+                "--log-level",
+                "warn",
+                "--quota-backend-bytes",
+                str(4 * 1024**3),
+            ]
         if c.name == "kube-apiserver":
-            return [f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
-                    f"--secure-port={p['apiserver']}", "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-                    f"--tls-cert-file={cdir / 'apiserver.crt'}", f"--tls-private-key-file={cdir / 'apiserver.key'}",
-                    f"--client-ca-file={pki_dir / 'ca.crt'}", "--authorization-mode=RBAC",
-                    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                    f"--service-account-key-file={cdir / 'sa.pub'}",
-                    f"--service-account-signing-key-file={cdir / 'sa.key'}",
-                    f"--service-cluster-ip-range={SERVICE_CIDR}", "--allow-privileged=true",
-                    f"--cert-dir={cdir / 'apiserver-certs'}", "--profiling=false", "--v=0"]
+            return [
+                f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
+                f"--secure-port={p['apiserver']}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--tls-cert-file={cdir / 'apiserver.crt'}",
+                f"--tls-private-key-file={cdir / 'apiserver.key'}",
+                f"--client-ca-file={pki_dir / 'ca.crt'}",
+                "--authorization-mode=RBAC",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={cdir / 'sa.pub'}",
+                f"--service-account-signing-key-file={cdir / 'sa.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--allow-privileged=true",
+                f"--cert-dir={cdir / 'apiserver-certs'}",
+                "--profiling=false",
+                "--v=0",
+            ]
         if c.name == "kube-controller-manager":
-            args = [f"--kubeconfig={admin}", f"--authentication-kubeconfig={admin}",
-                    f"--authorization-kubeconfig={admin}", f"--secure-port={p['controller_manager']}",
-                    "--bind-address=127.0.0.1", "--leader-elect=false",
-                    f"--service-account-private-key-file={cdir / 'sa.key'}", f"--root-ca-file={pki_dir / 'ca.crt'}",
-                    f"--cluster-signing-cert-file={pki_dir / 'ca.crt'}",
-                    f"--cluster-signing-key-file={pki_dir / 'ca.key'}",
-                    f"--cert-dir={cdir / 'kcm-certs'}", "--profiling=false", "--v=0"]
+            args = [
+                f"--kubeconfig={admin}",
+                f"--authentication-kubeconfig={admin}",
+                f"--authorization-kubeconfig={admin}",
+                f"--secure-port={p['controller_manager']}",
+                "--bind-address=127.0.0.1",
+                "--leader-elect=false",
+                f"--service-account-private-key-file={cdir / 'sa.key'}",
+                f"--root-ca-file={pki_dir / 'ca.crt'}",
+                f"--cluster-signing-cert-file={pki_dir / 'ca.crt'}",
+                f"--cluster-signing-key-file={pki_dir / 'ca.key'}",
+                f"--cert-dir={cdir / 'kcm-certs'}",
+                "--profiling=false",
+                "--v=0",
+            ]
             if c.cluster == HUB:
                 args.append(f"--controllers={HUB_CONTROLLERS}")
             return args
         if c.name == "kube-scheduler":
-            return [f"--kubeconfig={admin}", f"--authentication-kubeconfig={admin}",
-                    f"--authorization-kubeconfig={admin}", f"--secure-port={p['scheduler']}",
-                    "--bind-address=127.0.0.1", "--leader-elect=false", f"--cert-dir={cdir / 'scheduler-certs'}",
-                    "--profiling=false", "--v=0"]
+            return [
+                f"--kubeconfig={admin}",
+                f"--authentication-kubeconfig={admin}",
+                f"--authorization-kubeconfig={admin}",
+                f"--secure-port={p['scheduler']}",
+                "--bind-address=127.0.0.1",
+                "--leader-elect=false",
+                f"--cert-dir={cdir / 'scheduler-certs'}",
+                "--profiling=false",
+                "--v=0",
+            ]
         if c.name == "kwok":
             # Pod IPs are labels only: nothing ever connects to them.
-            return [f"--kubeconfig={admin}", "--manage-all-nodes=true", "--cidr=10.0.0.1/16",
-                    "--node-ip=10.0.0.1", "--node-lease-duration-seconds=40"]
+            return [
+                f"--kubeconfig={admin}",
+                "--manage-all-nodes=true",
+                "--cidr=10.0.0.1/16",
+                "--node-ip=10.0.0.1",
+                "--node-lease-duration-seconds=40",
+            ]
         raise TestbedError(f"unknown component {c.name}")
 
     # ------------------------------------------------------------ set-up files
@@ -291,16 +346,30 @@ class Testbed:
         admin_crt, admin_key = pki.issue(pki_dir, pki_dir, "admin", "tmc-testbed-admin", organization="system:masters")
         for cluster in self.clusters:
             cdir = self._cluster_dir(cluster)
-            pki.issue(cdir, pki_dir, "apiserver", f"{cluster}-apiserver",
-                      server_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                                    "kubernetes.default.svc.cluster.local"),
-                      server_ips=("127.0.0.1", "10.96.0.1"))
+            pki.issue(
+                cdir,
+                pki_dir,
+                "apiserver",
+                f"{cluster}-apiserver",
+                server_names=(
+                    "localhost",
+                    "kubernetes",
+                    "kubernetes.default",
+                    "kubernetes.default.svc",
+                    "kubernetes.default.svc.cluster.local",
+                ),
+                server_ips=("127.0.0.1", "10.96.0.1"),
+            )
             pki.ensure_service_account_keys(cdir)
             for direct in (False, True):
                 path = self.kubeconfig(cluster, direct)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(yaml.safe_dump(_kubeconfig(cluster, self.server(cluster, direct), ca_crt,
-                                                           admin_crt, admin_key), sort_keys=False))
+                path.write_text(
+                    yaml.safe_dump(
+                        _kubeconfig(cluster, self.server(cluster, direct), ca_crt, admin_crt, admin_key),
+                        sort_keys=False,
+                    )
+                )
                 path.chmod(0o600)
 
     # --------------------------------------------------------------- HTTP
@@ -311,12 +380,17 @@ class Testbed:
         ctx.load_cert_chain(str(pki_dir / "admin.crt"), str(pki_dir / "admin.key"))
         return ctx
 
-    def request(self, cluster: str, method: str, path: str, body: dict | None = None, direct: bool = True,
-                timeout: float = 10):
+    def request(
+        self, cluster: str, method: str, path: str, body: dict | None = None, direct: bool = True, timeout: float = 10
+    ):
         """One admin call to a cluster's API server; returns (status, parsed JSON or text)."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.server(cluster, direct) + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+        req = urllib.request.Request(
+            self.server(cluster, direct) + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, context=self._ssl(), timeout=timeout) as resp:
                 raw = resp.read().decode()
@@ -368,8 +442,11 @@ class Testbed:
         status, body = self.request(cluster, "GET", "/api/v1/nodes")
         if status != 200:
             return False
-        ready = [n for n in body.get("items", [])
-                 if any(c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", []))]
+        ready = [
+            n
+            for n in body.get("items", [])
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", []))
+        ]
         return len(ready) >= NODES_PER_MEMBER
 
     def _proxy_ok(self, cluster: str) -> bool:
@@ -381,8 +458,9 @@ class Testbed:
         if c.name == "etcd":
             self._wait(f"etcd of {c.cluster}", lambda: self._etcd_healthy(c.cluster), log=log)
         elif c.name == "kube-apiserver":
-            self._wait(f"kube-apiserver of {c.cluster}", lambda: self._alive_and(c, self._apiserver_ready, c.cluster),
-                       log=log)
+            self._wait(
+                f"kube-apiserver of {c.cluster}", lambda: self._alive_and(c, self._apiserver_ready, c.cluster), log=log
+            )
         elif c.name == "toxiproxy":
             self._wait("toxiproxy", lambda: self._toxiproxy("GET", "/version") is not None, log=log)
 
@@ -407,10 +485,15 @@ class Testbed:
                 raise TestbedError(f"creating node {node['metadata']['name']} on {cluster} failed: {body}")
 
     def _sync_proxies(self) -> None:
-        proxies = [{"name": f"{cluster}-apiserver", "enabled": True,
-                    "listen": f"127.0.0.1:{self.state['clusters'][cluster]['ports']['proxy']}",
-                    "upstream": f"127.0.0.1:{self.state['clusters'][cluster]['ports']['apiserver']}"}
-                   for cluster in self.clusters]
+        proxies = [
+            {
+                "name": f"{cluster}-apiserver",
+                "enabled": True,
+                "listen": f"127.0.0.1:{self.state['clusters'][cluster]['ports']['proxy']}",
+                "upstream": f"127.0.0.1:{self.state['clusters'][cluster]['ports']['apiserver']}",
+            }
+            for cluster in self.clusters
+        ]
         existing = self._toxiproxy("GET", "/proxies") or {}
         missing = [p for p in proxies if p["name"] not in existing]
         if missing:
@@ -444,17 +527,23 @@ class Testbed:
                 self._ensure(Component(cluster, "kube-scheduler"))
                 self._ensure(Component(cluster, "kwok"))
                 self._create_nodes(cluster)
-        self._wait("toxiproxy", lambda: self._toxiproxy("GET", "/version") is not None,
-                   log=self.log_file(HUB, "toxiproxy"))
+        self._wait(
+            "toxiproxy", lambda: self._toxiproxy("GET", "/version") is not None, log=self.log_file(HUB, "toxiproxy")
+        )
         self._sync_proxies()
         for cluster in self.clusters:
             self._wait(f"the proxy in front of {cluster}", lambda c=cluster: self._proxy_ok(c))
-            self._wait(f"the default service account on {cluster} (controller-manager)",
-                       lambda c=cluster: self._default_service_account(c),
-                       log=self.log_file(cluster, "kube-controller-manager"))
+            self._wait(
+                f"the default service account on {cluster} (controller-manager)",
+                lambda c=cluster: self._default_service_account(c),
+                log=self.log_file(cluster, "kube-controller-manager"),
+            )
             if cluster != HUB:
-                self._wait(f"{NODES_PER_MEMBER} Ready nodes on {cluster} (kwok)", lambda c=cluster: self._nodes_ready(c),
-                           log=self.log_file(cluster, "kwok"))
+                self._wait(
+                    f"{NODES_PER_MEMBER} Ready nodes on {cluster} (kwok)",
+                    lambda c=cluster: self._nodes_ready(c),
+                    log=self.log_file(cluster, "kwok"),
+                )
         return self.status()
 
     def down(self, purge: bool = True) -> list[str]:
@@ -480,17 +569,26 @@ class Testbed:
             entry = clusters.setdefault(c.cluster, {"components": {}})
             entry["components"][c.name] = {"pid": pid, "rss_mb": _rss_mb(pid) if pid else None}
         for cluster in self.clusters:
-            clusters[cluster].update({
-                "role": self.state["clusters"][cluster]["role"],
-                "region": self.state["clusters"][cluster]["region"],
-                "kubeconfig": str(self.kubeconfig(cluster)),
-                "direct_kubeconfig": str(self.kubeconfig(cluster, direct=True)),
-                "server": self.server(cluster), "direct_server": self.server(cluster, direct=True),
-            })
+            clusters[cluster].update(
+                {
+                    "role": self.state["clusters"][cluster]["role"],
+                    "region": self.state["clusters"][cluster]["region"],
+                    "kubeconfig": str(self.kubeconfig(cluster)),
+                    "direct_kubeconfig": str(self.kubeconfig(cluster, direct=True)),
+                    "server": self.server(cluster),
+                    "direct_server": self.server(cluster, direct=True),
+                }
+            )
         running = all(v["pid"] for e in clusters.values() for v in e["components"].values())
-        return {"state_dir": str(self.dir), "running": running, "bin_dir": self.state["bin_dir"],
-                "toxiproxy": f"http://127.0.0.1:{self.state['toxiproxy']['port']}",
-                "hub": HUB, "members": self.members, "clusters": clusters}
+        return {
+            "state_dir": str(self.dir),
+            "running": running,
+            "bin_dir": self.state["bin_dir"],
+            "toxiproxy": f"http://127.0.0.1:{self.state['toxiproxy']['port']}",
+            "hub": HUB,
+            "members": self.members,
+            "clusters": clusters,
+        }
 
     def env(self) -> dict[str, str]:
         """Environment variables that point tools and tests at this testbed."""
@@ -515,9 +613,16 @@ class Testbed:
 
     def proxy_latency(self, cluster: str, latency_ms: int, jitter_ms: int = 0) -> None:
         """Add latency to responses from a cluster's API server (through its proxy)."""
-        self._toxiproxy("POST", f"/proxies/{cluster}-apiserver/toxics",
-                        {"name": "latency", "type": "latency", "stream": "downstream",
-                         "attributes": {"latency": latency_ms, "jitter": jitter_ms}})
+        self._toxiproxy(
+            "POST",
+            f"/proxies/{cluster}-apiserver/toxics",
+            {
+                "name": "latency",
+                "type": "latency",
+                "stream": "downstream",
+                "attributes": {"latency": latency_ms, "jitter": jitter_ms},
+            },
+        )
 
     def proxy_reset(self) -> None:
         """Enable every proxy and remove every toxic."""
@@ -536,7 +641,9 @@ def _rss_mb(pid: int) -> float | None:
 
 def _kubeconfig(cluster: str, server: str, ca: Path, cert: Path, key: Path) -> dict:
     return {
-        "apiVersion": "v1", "kind": "Config", "current-context": cluster,
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": cluster,
         "clusters": [{"name": cluster, "cluster": {"server": server, "certificate-authority": str(ca)}}],
         "users": [{"name": f"{cluster}-admin", "user": {"client-certificate": str(cert), "client-key": str(key)}}],
         "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": f"{cluster}-admin"}}],
@@ -546,14 +653,23 @@ def _kubeconfig(cluster: str, server: str, ca: Path, cert: Path, key: Path) -> d
 def _fake_node(name: str, region: str, zone: str, cpu: str, memory: str, pods: str) -> dict:
     resources = {"cpu": cpu, "memory": memory, "pods": pods}
     return {
-        "apiVersion": "v1", "kind": "Node",
+        "apiVersion": "v1",
+        "kind": "Node",
         "metadata": {
             "name": name,
             "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-            "labels": {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                       "kubernetes.io/arch": "amd64", "topology.kubernetes.io/region": region,
-                       "topology.kubernetes.io/zone": zone},
+            "labels": {
+                "type": "kwok",
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "topology.kubernetes.io/region": region,
+                "topology.kubernetes.io/zone": zone,
+            },
         },
-        "status": {"allocatable": resources, "capacity": resources,
-                   "nodeInfo": {"kubeletVersion": "fake", "operatingSystem": "linux", "architecture": "amd64"}},
+        "status": {
+            "allocatable": resources,
+            "capacity": resources,
+            "nodeInfo": {"kubeletVersion": "fake", "operatingSystem": "linux", "architecture": "amd64"},
+        },
     }

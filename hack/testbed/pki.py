@@ -36,7 +36,7 @@ def _name(common_name: str, organization: str | None = None) -> x509.Name:
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -59,9 +59,7 @@ def ensure_ca(directory: Path) -> tuple[Path, Path]:
     cert = (
         _builder(name, name, key.public_key())
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
         .sign(key, hashes.SHA256())
     )
     _write_key(key_path, key)
@@ -76,8 +74,16 @@ def _load_ca(directory: Path):
     return cert, key
 
 
-def issue(directory: Path, ca_dir: Path, stem: str, common_name: str, *, organization: str | None = None,
-          server_names: tuple[str, ...] = (), server_ips: tuple[str, ...] = ()) -> tuple[Path, Path]:
+def issue(
+    directory: Path,
+    ca_dir: Path,
+    stem: str,
+    common_name: str,
+    *,
+    organization: str | None = None,
+    server_names: tuple[str, ...] = (),
+    server_ips: tuple[str, ...] = (),
+) -> tuple[Path, Path]:
     """A leaf certificate signed by the CA: a server one when names are given, else a client one."""
     crt, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
     if crt.exists() and key_path.exists():
@@ -87,8 +93,10 @@ def issue(directory: Path, ca_dir: Path, stem: str, common_name: str, *, organiz
     key = ec.generate_private_key(ec.SECP256R1())
     server = bool(server_names or server_ips)
     builder = _builder(_name(common_name, organization), ca_cert.subject, key.public_key()).add_extension(
-        x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH if server else
-                               x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        x509.ExtendedKeyUsage(
+            [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH if server else x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]
+        ),
+        critical=False,
     )
     if server:
         alt = [x509.DNSName(n) for n in server_names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in server_ips]

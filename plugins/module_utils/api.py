@@ -10,8 +10,8 @@ they are not a public API and may change in any release.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 GROUP = "tmc.kcp.io"
 VERSION = "v1alpha1"
@@ -68,6 +68,7 @@ def source_annotation(namespace: str, name: str, uid: str) -> str:
 # --------------------------------------------------------------------------
 # Errors
 
+
 class TMCError(Exception):
     """Base of every error the engine raises; the message says what to fix."""
 
@@ -86,6 +87,7 @@ class SpecError(TMCError):
 
 # --------------------------------------------------------------------------
 # Feature gates (DESIGN.md section 3)
+
 
 @dataclass(frozen=True)
 class FeatureGate:
@@ -153,7 +155,7 @@ class FeatureGates:
     enabled: Mapping[str, bool]
 
     @classmethod
-    def from_overrides(cls, overrides: Mapping[str, object] | None = None) -> "FeatureGates":
+    def from_overrides(cls, overrides: Mapping[str, object] | None = None) -> FeatureGates:
         effective = {name: gate.default for name, gate in FEATURE_GATES.items()}
         for name, value in (overrides or {}).items():
             _check_known(name)
@@ -163,7 +165,7 @@ class FeatureGates:
         return cls(effective)
 
     @classmethod
-    def from_flag(cls, text: str | None) -> "FeatureGates":
+    def from_flag(cls, text: str | None) -> FeatureGates:
         return cls.from_overrides(parse_feature_gates(text))
 
     def is_enabled(self, name: str) -> bool:

@@ -27,10 +27,17 @@ def _wait_for(what, check, timeout=120.0, interval=0.5):
 def _deployment(name, replicas):
     labels = {"app": name}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                 "template": {"metadata": {"labels": labels},
-                              "spec": {"containers": [{"name": "app", "image": "registry.example/app:1"}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": "registry.example/app:1"}]},
+            },
+        },
     }
 
 
@@ -63,7 +70,8 @@ def test_members_have_ready_fake_nodes_with_capacity_and_topology(testbed, membe
             assert ready.get("Ready") == "True", (member, node.metadata.name)
             assert int(node.status.allocatable["pods"]) > 0
             assert node.metadata.labels["topology.kubernetes.io/zone"].startswith(
-                node.metadata.labels["topology.kubernetes.io/region"])
+                node.metadata.labels["topology.kubernetes.io/region"]
+            )
         regions.add(nodes[0].metadata.labels["topology.kubernetes.io/region"])
     assert len(regions) == len(member_api_clients)
 
@@ -114,14 +122,14 @@ def test_rbac_is_enforced(testbed, hub_api_client):
     core.create_namespaced_service_account(ns, {"metadata": {"name": name}})
     try:
         token = core.create_namespaced_service_account_token(
-            name, ns, {"spec": {"expirationSeconds": 600}}).status.token
+            name, ns, {"spec": {"expirationSeconds": 600}}
+        ).status.token
         configuration = client.Configuration()
         configuration.host = testbed.server(HUB, direct=True)
         configuration.ssl_ca_cert = str(testbed.dir / "pki" / "ca.crt")
         configuration.api_key = {"authorization": "Bearer " + token}
-        with client.ApiClient(configuration) as api:
-            with pytest.raises(ApiException) as err:
-                client.CoreV1Api(api).list_namespaced_secret("kube-system")
+        with client.ApiClient(configuration) as api, pytest.raises(ApiException) as err:
+            client.CoreV1Api(api).list_namespaced_secret("kube-system")
         assert err.value.status == 403
     finally:
         core.delete_namespaced_service_account(name, ns)

@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to tmc.multicluster
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The glue every tmc.multicluster module shares. Private.
+
+``TMCModule`` builds the AnsibleModule from the shared argspec, checks the
+Python dependencies, applies feature gates, makes pooled clients and turns
+engine errors into ``fail_json`` with a message that says what to fix.
+AnsibleModule masks every ``no_log`` value in whatever the module returns.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube
+
+
+class TMCModule:
+    def __init__(self, argument_spec: dict, gate: str = api.MASTER_GATE, **kwargs):
+        kwargs.setdefault("supports_check_mode", True)
+        self.module = AnsibleModule(argument_spec=argument_spec, **kwargs)
+        if not kube.HAS_KUBERNETES:
+            self.module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(kube.KUBERNETES_IMPORT_ERROR))
+        try:
+            self.gates = api.FeatureGates.from_overrides(self.params.get("feature_gates"))
+            self.gates.require(gate)
+        except api.FeatureGateError as err:
+            self.module.fail_json(msg=str(err))
+
+    @property
+    def params(self) -> dict:
+        return self.module.params
+
+    @property
+    def check_mode(self) -> bool:
+        return self.module.check_mode
+
+    @property
+    def diff_mode(self) -> bool:
+        return bool(self.module._diff)
+
+    def hub(self) -> kube.Kube:
+        return kube.client_for(kube.ClientConfig.from_params(self.params))
+
+    def member(self) -> kube.Kube:
+        member = self.params.get("member")
+        if not member:
+            self.module.fail_json(msg="option 'member' is required: say how to reach the member cluster")
+        return kube.client_for(
+            kube.ClientConfig.from_params({**member, "request_timeout": self.params.get("request_timeout")})
+        )
+
+    def fail(self, err: Exception, **result) -> None:
+        extra = {}
+        if isinstance(err, kube.KubeError):
+            extra = {"status": err.status, "reason": err.reason}
+        self.module.fail_json(msg=str(err), **extra, **result)
+
+    def run(self, action) -> None:
+        """Call ``action(self)`` and exit with its result dict; engine errors fail cleanly."""
+        try:
+            result = action(self)
+        except api.TMCError as err:
+            self.fail(err)
+        self.module.exit_json(**result)
