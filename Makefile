@@ -18,6 +18,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONPATH := $(COLLECTIONS):$(CURDIR)
 export PATH := $(BIN):$(PATH)
+export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 
 .PHONY: help venv collection testbed-binaries testbed-up testbed-down testbed-status lint unit integration test demo \
         bench-placement clean
@@ -70,7 +71,7 @@ test: venv collection testbed-binaries lint
 	@$(BIN)/python -m pytest tests/unit tests/integration $(PYTEST_ARGS)
 
 demo: testbed-up
-	@$(BIN)/ansible-playbook playbooks/demo.yml -e tmc_testbed_state=$(DEMO_STATE)
+	@ANSIBLE_LOCALHOST_WARNING=false $(BIN)/ansible-playbook -i localhost, -c local playbooks/demo.yml -e tmc_testbed_state=$(DEMO_STATE)
 
 bench-placement: venv collection
 	@$(BIN)/python benchmarks/placement_scale.py --clusters 5000 --placements 1000 --json

@@ -39,7 +39,7 @@ REGIONS = ("us-east", "us-west", "eu-central", "ap-south", "sa-east", "af-south"
 # Per member, cycled: (cpu per node, memory per node, pods per node).
 NODE_SHAPES = (("16", "64Gi", "500"), ("8", "32Gi", "500"), ("32", "128Gi", "500"))
 NODES_PER_MEMBER = 3
-HUB_CONTROLLERS = "namespace,garbagecollector,serviceaccount,serviceaccount-token"
+HUB_CONTROLLERS = "namespace,garbagecollector,serviceaccount,serviceaccount-token,clusterrole-aggregation"
 SERVICE_CIDR = "10.96.0.0/16"
 READY_TIMEOUT = float(os.environ.get("TMC_TESTBED_READY_TIMEOUT", "180"))
 

@@ -10,7 +10,8 @@ import copy
 from ansible.module_utils.basic import env_fallback
 
 HUB_AUTH_SPEC = {
-    "kubeconfig": {"type": "raw", "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
+    # A kubeconfig given as a dict may hold tokens and keys: never log it.
+    "kubeconfig": {"type": "raw", "no_log": True, "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
     "context": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"])},
     "host": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_HOST"])},
     "api_key": {"type": "str", "no_log": True, "fallback": (env_fallback, ["K8S_AUTH_API_KEY"])},
@@ -23,7 +24,7 @@ HUB_AUTH_SPEC = {
 }
 
 MEMBER_AUTH_OPTIONS = {
-    "kubeconfig": {"type": "raw"},
+    "kubeconfig": {"type": "raw", "no_log": True},
     "context": {"type": "str"},
     "host": {"type": "str"},
     "api_key": {"type": "str", "no_log": True},

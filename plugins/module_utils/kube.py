@@ -19,6 +19,7 @@ Layer 3 of the engine (DESIGN.md section 1). Private to this collection.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import random
@@ -553,8 +554,8 @@ def ensure_applied(k: Kube, obj: Mapping, field_manager: str, check_mode: bool =
 def ensure_absent(k: Kube, obj: Mapping, check_mode: bool = False, propagation: str = "Background") -> Change:
     meta = obj.get("metadata", {})
     before = k.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
-    if before is None:
-        return Change(False, None, None)
+    if before is None or before.get("metadata", {}).get("deletionTimestamp"):
+        return Change(False, before, None)  # gone, or already being deleted
     if not check_mode:
         k.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"), propagation=propagation)
     return Change(True, before, None)
@@ -562,7 +563,8 @@ def ensure_absent(k: Kube, obj: Mapping, check_mode: bool = False, propagation: 
 
 def _condition_true(obj: Mapping, condition: str) -> bool:
     return any(
-        c.get("type") == condition and c.get("status") == "True" for c in obj.get("status", {}).get("conditions", [])
+        c.get("type") == condition and c.get("status") == "True"
+        for c in (obj.get("status") or {}).get("conditions") or []
     )
 
 
@@ -574,7 +576,7 @@ def is_ready(obj: Mapping | None) -> bool:
     if kind == "CustomResourceDefinition":
         return _condition_true(obj, "Established")
     if kind == "Namespace":
-        return obj.get("status", {}).get("phase") == "Active"
+        return (obj.get("status") or {}).get("phase") == "Active"
     return True
 
 
@@ -595,3 +597,41 @@ def wait_absent(k: Kube, obj: Mapping, timeout: float) -> None:
         timeout,
         what=f"{obj['kind']} {meta['name']} to be deleted",
     )
+
+
+# ------------------------------------------------------------------ kubeconfig
+
+
+def _file_data(path: str | None) -> str | None:
+    if not path:
+        return None
+    with open(path, "rb") as handle:
+        return base64.b64encode(handle.read()).decode()
+
+
+def flatten_kubeconfig(k: Kube, name: str) -> dict:
+    """A self-contained kubeconfig for the client ``k`` (certificates inlined), e.g. to store
+    a member's credentials in a hub Secret for push mode. Holds secrets: never log it."""
+    conf = k.api_client.configuration
+    cluster: dict = {"server": conf.host}
+    ca = _file_data(conf.ssl_ca_cert)
+    if ca:
+        cluster["certificate-authority-data"] = ca
+    if not conf.verify_ssl:
+        cluster["insecure-skip-tls-verify"] = True
+    user: dict = {}
+    token = (conf.api_key or {}).get("authorization", "")
+    if token.startswith("Bearer "):
+        user["token"] = token[len("Bearer ") :]
+    cert, key = _file_data(conf.cert_file), _file_data(conf.key_file)
+    if cert and key:
+        user["client-certificate-data"] = cert
+        user["client-key-data"] = key
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": name,
+        "clusters": [{"name": name, "cluster": cluster}],
+        "users": [{"name": name, "user": user}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+    }

@@ -59,7 +59,6 @@ def run_module(
         "local",
         "-i",
         "localhost,",
-        "-o",
         "-m",
         f"tmc.multicluster.{name}",
         "-a",
@@ -73,9 +72,11 @@ def run_module(
         cmd.append("-" + "v" * verbosity)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(env), cwd=REPO, timeout=600)
     output = proc.stdout + proc.stderr
-    for line in proc.stdout.splitlines():
-        if line.startswith("localhost | ") and "=>" in line:
-            return ModuleRun(proc.returncode, json.loads(line.split("=>", 1)[1]), output)
+    marker = proc.stdout.find("localhost | ")
+    start = proc.stdout.find("=>", marker) if marker >= 0 else -1
+    if start >= 0:
+        result, _ = json.JSONDecoder().raw_decode(proc.stdout[start + 2 :].lstrip())
+        return ModuleRun(proc.returncode, result, output)
     raise AssertionError(f"no module result in ansible output (rc={proc.returncode}):\n{output}")
 
 

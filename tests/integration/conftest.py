@@ -65,3 +65,21 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.testbed)
+
+
+@pytest.fixture(scope="session")
+def tmc_hub(testbed, tmp_path_factory):
+    """The TMC API installed on the hub by the hub role (run twice: the second run must change nothing)."""
+    from .ansible_cli import run_playbook
+
+    playbook = tmp_path_factory.mktemp("hub") / "hub.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  roles:\n"
+        "    - role: tmc.multicluster.hub\n"
+        f"      tmc_hub_kubeconfig: {testbed.kubeconfig(HUB, direct=True)}\n"
+    )
+    first = run_playbook(playbook)
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = run_playbook(playbook)
+    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout
+    return testbed

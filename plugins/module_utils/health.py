@@ -1,0 +1,184 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to tmc.multicluster
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Cluster health: (registration, heartbeat lease, now, thresholds) -> conditions and taints.
+
+Pure (layer 2 of the engine); private to this collection. ``now`` is always
+passed in. The rules (DESIGN.md section 2):
+
+- no heartbeat yet → ``Heartbeat=Unknown`` (reason ``NeverHeartbeat``), ``Ready=Unknown``,
+  and the ``tmc.kcp.io/unreachable:NoSchedule`` taint (nothing new is placed there);
+- heartbeat younger than ``heartbeat_threshold`` → ``Heartbeat=True``; ``Ready`` follows
+  ``APIReachable`` (True unless the last probe said False);
+- older than the threshold → ``Heartbeat=False``, ``Ready=Unknown`` and the
+  ``NoSchedule`` taint;
+- older than ``eviction_timeout`` → the taint becomes ``NoExecute`` too (failover),
+  with ``timeAdded`` = the moment the heartbeat crossed the eviction timeout, so
+  tolerationSeconds count from then.
+- ``spec.unschedulable`` (cordon) adds ``tmc.kcp.io/unschedulable:NoSchedule``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import api
+
+DEFAULT_HEARTBEAT_THRESHOLD = 40.0
+DEFAULT_EVICTION_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    heartbeat: float = DEFAULT_HEARTBEAT_THRESHOLD
+    eviction: float = DEFAULT_EVICTION_TIMEOUT
+
+    def __post_init__(self):
+        if self.heartbeat <= 0:
+            raise api.SpecError("heartbeat_threshold", "must be more than 0 seconds")
+        if self.eviction < self.heartbeat:
+            raise api.SpecError("eviction_timeout", "must be at least the heartbeat threshold")
+
+
+@dataclass(frozen=True)
+class Health:
+    ready: str  # "True" | "False" | "Unknown"
+    heartbeat_age: float | None  # seconds, None when never
+    last_heartbeat: str | None
+    conditions: list = field(default_factory=list)
+    taints: list = field(default_factory=list)
+
+    @property
+    def schedulable(self) -> bool:
+        return not any(t["effect"] in ("NoSchedule", "NoExecute") for t in self.taints)
+
+
+def format_time(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str | None) -> dt.datetime | None:
+    """RFC 3339 as the API server writes it (seconds or microseconds, Z or offset)."""
+    if not text:
+        return None
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def last_heartbeat(lease: Mapping | None) -> dt.datetime | None:
+    """When the cluster last renewed its heartbeat Lease."""
+    if not lease:
+        return None
+    spec = lease.get("spec", {})
+    return parse_time(spec.get("renewTime") or spec.get("acquireTime"))
+
+
+def condition(
+    kind: str, status: str, reason: str, message: str, now: dt.datetime, previous: list | None = None
+) -> dict:
+    """A condition whose lastTransitionTime moves only when its status changes."""
+    old = next((c for c in previous or [] if c.get("type") == kind), None)
+    since = old["lastTransitionTime"] if old and old.get("status") == status and old.get("lastTransitionTime") else None
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": since or format_time(now),
+    }
+
+
+def _taint(key: str, effect: str, added: dt.datetime, previous: list) -> dict:
+    old = next((t for t in previous if t.get("key") == key and t.get("effect") == effect), None)
+    return {"key": key, "effect": effect, "timeAdded": (old or {}).get("timeAdded") or format_time(added)}
+
+
+def evaluate(
+    registration: Mapping, lease: Mapping | None, now: dt.datetime, thresholds: Thresholds = Thresholds()
+) -> Health:
+    """The health of one cluster at ``now``."""
+    status = registration.get("status", {}) or {}
+    spec = registration.get("spec", {}) or {}
+    previous_conditions = status.get("conditions", []) or []
+    previous_taints = status.get("taints", []) or []
+    beat = last_heartbeat(lease)
+    age = (now - beat).total_seconds() if beat else None
+    reachable = next((c for c in previous_conditions if c.get("type") == "APIReachable"), None)
+    api_ok = (reachable or {}).get("status", "Unknown") != "False"
+
+    conditions, taints = [], []
+    if age is None:
+        conditions.append(
+            condition(
+                "Heartbeat",
+                "Unknown",
+                "NeverHeartbeat",
+                "the cluster has not renewed its heartbeat yet",
+                now,
+                previous_conditions,
+            )
+        )
+        ready = ("Unknown", "NoHeartbeat", "no heartbeat yet")
+        taints.append(_taint(api.TAINT_UNREACHABLE, "NoSchedule", now, previous_taints))
+    elif age <= thresholds.heartbeat:
+        conditions.append(
+            condition(
+                "Heartbeat",
+                "True",
+                "HeartbeatFresh",
+                f"heartbeat within the {thresholds.heartbeat:g}s threshold",
+                now,
+                previous_conditions,
+            )
+        )
+        ready = (
+            ("True", "ClusterReady", "heartbeat fresh and API reachable")
+            if api_ok
+            else ("False", "APIUnreachable", (reachable or {}).get("message", "the member API server does not answer"))
+        )
+    else:
+        conditions.append(
+            condition(
+                "Heartbeat",
+                "False",
+                "HeartbeatStale",
+                f"no heartbeat within the {thresholds.heartbeat:g}s threshold",
+                now,
+                previous_conditions,
+            )
+        )
+        ready = ("Unknown", "HeartbeatStale", "the cluster stopped renewing its heartbeat")
+        taints.append(
+            _taint(
+                api.TAINT_UNREACHABLE, "NoSchedule", beat + dt.timedelta(seconds=thresholds.heartbeat), previous_taints
+            )
+        )
+        if age > thresholds.eviction:
+            taints.append(
+                _taint(
+                    api.TAINT_UNREACHABLE,
+                    "NoExecute",
+                    beat + dt.timedelta(seconds=thresholds.eviction),
+                    previous_taints,
+                )
+            )
+    conditions.append(condition("Ready", *ready, now, previous_conditions))
+    if reachable:
+        conditions.append(dict(reachable))
+    if spec.get("unschedulable"):
+        taints.append(_taint(api.TAINT_UNSCHEDULABLE, "NoSchedule", now, previous_taints))
+    return Health(
+        ready=ready[0],
+        heartbeat_age=age,
+        last_heartbeat=format_time(beat) if beat else None,
+        conditions=conditions,
+        taints=taints,
+    )
+
+
+def api_reachable_condition(ok: bool, message: str, now: dt.datetime, previous: list | None = None) -> dict:
+    return condition(
+        "APIReachable", "True" if ok else "False", "Probed" if ok else "ProbeFailed", message, now, previous
+    )

@@ -1,0 +1,632 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to tmc.multicluster
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One pass of cluster registration: register, heartbeat, health, deregister.
+
+Layer 4 of the engine; private to this collection. The cluster_registration
+module runs these once; the controller runs ``update_health`` on every change.
+
+What registering cluster ``<name>`` writes on the hub:
+
+- ``ClusterRegistration/<name>`` (spec via server-side apply; status via the status subresource),
+- namespace ``tmc-cluster-<name>`` for the cluster's SyncWorks,
+- the syncer identity: ServiceAccount ``syncer`` there with a long-lived token, a Role
+  allowing only SyncWorks (and their status) and Events in that namespace, a Role in
+  ``tmc-system`` allowing only its own heartbeat Lease, and a ClusterRole allowing only
+  its own ClusterRegistration and its status,
+- the heartbeat Lease ``tmc-system/cluster-<name>``,
+- in push mode, Secret ``tmc-system/cluster-<name>-credentials`` holding a flattened
+  member kubeconfig (read by the controller only).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, placement
+
+FIELD_MANAGER = "tmc-multicluster"
+SYNCER_SERVICE_ACCOUNT = "syncer"
+SYNCER_TOKEN_SECRET = "syncer-token"
+SYNCER_ROLE = "tmc-syncer"
+
+
+# ------------------------------------------------------------------ spec
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """What the user asks for one member cluster (parsed once at the edge)."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    location: str | None = None
+    sync_mode: str = "Push"
+    taints: tuple = ()
+    unschedulable: bool = False
+    capacity: Mapping | None = None
+    namespace_selector: Mapping | None = None
+    endpoint: str | None = None
+
+
+def credentials_secret_name(name: str) -> str:
+    return f"cluster-{name}-credentials"
+
+
+def syncer_cluster_role_name(name: str) -> str:
+    return f"tmc-syncer-{name}"
+
+
+def registration_object(spec: ClusterSpec, endpoint: str | None) -> dict:
+    body: dict = {
+        "syncMode": spec.sync_mode,
+        "unschedulable": spec.unschedulable,
+        "taints": [dict(t) for t in spec.taints],
+    }
+    if spec.location:
+        body["location"] = spec.location
+    if endpoint:
+        body["endpoint"] = endpoint
+    if spec.sync_mode == "Push":
+        body["credentialsSecretRef"] = {"name": credentials_secret_name(spec.name), "namespace": api.SYSTEM_NAMESPACE}
+    if spec.capacity:
+        body["capacity"] = dict(spec.capacity)
+    if spec.namespace_selector is not None:
+        body["namespaceSelector"] = dict(spec.namespace_selector)
+    return {
+        "apiVersion": api.API_VERSION,
+        "kind": api.KIND_CLUSTER,
+        "metadata": {"name": spec.name, "labels": dict(spec.labels)},
+        "spec": body,
+    }
+
+
+def _labels(name: str) -> dict:
+    return {"app.kubernetes.io/part-of": "tmc", api.LABEL_CLUSTER: name}
+
+
+def cluster_namespace_object(name: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": api.cluster_namespace(name), "labels": _labels(name)},
+    }
+
+
+def syncer_identity_objects(name: str) -> list[dict]:
+    """ServiceAccount, token Secret and least-privilege RBAC of cluster ``name``'s syncer."""
+    ns = api.cluster_namespace(name)
+    subject = [{"kind": "ServiceAccount", "name": SYNCER_SERVICE_ACCOUNT, "namespace": ns}]
+    lease = api.heartbeat_lease_name(name)
+    scoped = syncer_cluster_role_name(name)
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": SYNCER_SERVICE_ACCOUNT, "namespace": ns, "labels": _labels(name)},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/service-account-token",
+            "metadata": {
+                "name": SYNCER_TOKEN_SECRET,
+                "namespace": ns,
+                "labels": _labels(name),
+                "annotations": {"kubernetes.io/service-account.name": SYNCER_SERVICE_ACCOUNT},
+            },
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": SYNCER_ROLE, "namespace": ns, "labels": _labels(name)},
+            "rules": [
+                {
+                    "apiGroups": [api.GROUP],
+                    "resources": [api.PLURAL_SYNCWORK],
+                    "verbs": ["get", "list", "watch", "update", "patch"],
+                },
+                {
+                    "apiGroups": [api.GROUP],
+                    "resources": [f"{api.PLURAL_SYNCWORK}/status"],
+                    "verbs": ["get", "update", "patch"],
+                },
+                {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": SYNCER_ROLE, "namespace": ns, "labels": _labels(name)},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SYNCER_ROLE},
+            "subjects": subject,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": scoped, "namespace": api.SYSTEM_NAMESPACE, "labels": _labels(name)},
+            "rules": [
+                {
+                    "apiGroups": ["coordination.k8s.io"],
+                    "resources": ["leases"],
+                    "resourceNames": [lease],
+                    "verbs": ["get", "update", "patch"],
+                }
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": scoped, "namespace": api.SYSTEM_NAMESPACE, "labels": _labels(name)},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": scoped},
+            "subjects": subject,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": scoped, "labels": _labels(name)},
+            "rules": [
+                {
+                    "apiGroups": [api.GROUP],
+                    "resources": [api.PLURAL_CLUSTER],
+                    "resourceNames": [name],
+                    "verbs": ["get", "watch", "list"],
+                },
+                {
+                    "apiGroups": [api.GROUP],
+                    "resources": [f"{api.PLURAL_CLUSTER}/status"],
+                    "resourceNames": [name],
+                    "verbs": ["get", "update", "patch"],
+                },
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": scoped, "labels": _labels(name)},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": scoped},
+            "subjects": subject,
+        },
+    ]
+
+
+def lease_object(name: str) -> dict:
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {
+            "name": api.heartbeat_lease_name(name),
+            "namespace": api.SYSTEM_NAMESPACE,
+            "labels": _labels(name),
+        },
+        "spec": {"holderIdentity": f"{name}-syncer", "leaseDurationSeconds": 40},
+    }
+
+
+def credentials_secret(name: str, member_kubeconfig: Mapping) -> dict:
+    data = json.dumps(member_kubeconfig, sort_keys=True).encode()
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": credentials_secret_name(name), "namespace": api.SYSTEM_NAMESPACE, "labels": _labels(name)},
+        "data": {"kubeconfig": base64.b64encode(data).decode()},
+    }
+
+
+# ------------------------------------------------------------------ member probe
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    version: str
+    nodes: int
+    ready_nodes: int
+    capacity: dict
+    allocatable: dict
+
+
+def format_cpu(cores: Decimal) -> str:
+    return str(int(cores)) if cores == cores.to_integral_value() else f"{int(cores * 1000)}m"
+
+
+def format_bytes(amount: Decimal) -> str:
+    value = int(amount)
+    for suffix, size in (("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if value and value % size == 0:
+            return f"{value // size}{suffix}"
+    return str(value)
+
+
+def sum_node_resources(nodes: list[Mapping], which: str) -> dict:
+    """Summed ``status.<which>`` (capacity or allocatable) of nodes, as quantity strings."""
+    totals = {"cpu": Decimal(0), "memory": Decimal(0), "pods": Decimal(0)}
+    for node in nodes:
+        resources = node.get("status", {}).get(which, {}) or {}
+        for key in totals:
+            if key in resources:
+                totals[key] += placement.parse_quantity(resources[key], f"node {which}.{key}")
+    return {
+        "cpu": format_cpu(totals["cpu"]),
+        "memory": format_bytes(totals["memory"]),
+        "pods": str(int(totals["pods"])),
+    }
+
+
+def _node_ready(node: Mapping) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in node.get("status", {}).get("conditions", []) or []
+    )
+
+
+def probe_member(member: kube.Kube) -> MemberInfo:
+    """The member's version and node totals; a KubeError says when it does not answer."""
+    version = member.version().get("gitVersion", "")
+    nodes, _ = member.list("v1", "Node")
+    schedulable = [n for n in nodes if not n.get("spec", {}).get("unschedulable")]
+    return MemberInfo(
+        version,
+        len(nodes),
+        sum(_node_ready(n) for n in nodes),
+        sum_node_resources(schedulable, "capacity"),
+        sum_node_resources(schedulable, "allocatable"),
+    )
+
+
+# ------------------------------------------------------------------ status
+
+
+def registration_status(
+    registration: Mapping,
+    info: MemberInfo | None,
+    probe_error: str | None,
+    lease: Mapping | None,
+    now: dt.datetime,
+    thresholds: health.Thresholds,
+) -> dict:
+    """The status the hub should hold for a cluster after a probe (pure)."""
+    previous = (registration.get("status") or {}).get("conditions", []) or []
+    reachable = health.api_reachable_condition(
+        probe_error is None,
+        f"member API answered ({info.ready_nodes}/{info.nodes} nodes ready)" if info else probe_error or "",
+        now,
+        previous,
+    )
+    with_probe = {
+        **registration,
+        "status": {
+            **(registration.get("status") or {}),
+            "conditions": [c for c in previous if c["type"] != "APIReachable"] + [reachable],
+        },
+    }
+    verdict = health.evaluate(with_probe, lease, now, thresholds)
+    status = dict(registration.get("status") or {})
+    status.update({"conditions": verdict.conditions, "taints": verdict.taints})
+    if verdict.last_heartbeat:
+        status["lastHeartbeatTime"] = verdict.last_heartbeat
+    if info:
+        status.update({"kubernetesVersion": info.version, "capacity": info.capacity, "allocatable": info.allocatable})
+    return status
+
+
+def _status_patch(name: str, status: Mapping) -> dict:
+    return {"apiVersion": api.API_VERSION, "kind": api.KIND_CLUSTER, "metadata": {"name": name}, "status": dict(status)}
+
+
+def write_status(hub: kube.Kube, registration: Mapping, status: Mapping, check_mode: bool) -> bool:
+    """Write status when it differs; True when it did (or would)."""
+    if _same_status(registration.get("status") or {}, status):
+        return False
+    if not check_mode:
+        hub.apply(_status_patch(registration["metadata"]["name"], status), FIELD_MANAGER, subresource="status")
+    return True
+
+
+def _same_status(old: Mapping, new: Mapping) -> bool:
+    return json.dumps(old, sort_keys=True, default=str) == json.dumps(new, sort_keys=True, default=str)
+
+
+# ------------------------------------------------------------------ heartbeat
+
+
+def renew_heartbeat(hub: kube.Kube, name: str, now: dt.datetime, check_mode: bool) -> dict:
+    """Renew the cluster's heartbeat Lease (what the syncer, or the module in push mode, does)."""
+    lease = lease_object(name)
+    lease["spec"]["renewTime"] = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if check_mode:
+        return lease
+    return hub.apply(lease, f"{name}-syncer")
+
+
+def read_lease(hub: kube.Kube, name: str) -> dict | None:
+    return hub.get("coordination.k8s.io/v1", "Lease", api.heartbeat_lease_name(name), api.SYSTEM_NAMESPACE)
+
+
+# ------------------------------------------------------------------ syncer kubeconfig
+
+
+def syncer_kubeconfig(hub: kube.Kube, name: str, hub_url: str | None, timeout: float = 30) -> dict:
+    """A kubeconfig for cluster ``name``'s syncer: its own token, the hub's CA, namespace set."""
+    ns = api.cluster_namespace(name)
+
+    def token():
+        secret = hub.get("v1", "Secret", SYNCER_TOKEN_SECRET, ns) or {}
+        return (secret.get("data") or {}).get("token")
+
+    encoded = hub.wait_for(token, timeout, what=f"the token of {ns}/{SYNCER_SERVICE_ACCOUNT}")
+    conf = hub.api_client.configuration
+    cluster: dict = {"server": hub_url or conf.host}
+    if conf.ssl_ca_cert:
+        with open(conf.ssl_ca_cert, "rb") as handle:
+            cluster["certificate-authority-data"] = base64.b64encode(handle.read()).decode()
+    if not conf.verify_ssl:
+        cluster["insecure-skip-tls-verify"] = True
+    user = f"tmc-syncer-{name}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": user,
+        "clusters": [{"name": "tmc-hub", "cluster": cluster}],
+        "users": [{"name": user, "user": {"token": base64.b64decode(encoded).decode()}}],
+        "contexts": [{"name": user, "context": {"cluster": "tmc-hub", "user": user, "namespace": ns}}],
+    }
+
+
+# ------------------------------------------------------------------ register / deregister
+
+
+@dataclass
+class RegisterResult:
+    changed: bool
+    registration: dict | None
+    changes: list = field(default_factory=list)  # (kind, name, Change)
+    member: MemberInfo | None = None
+
+
+def register_cluster(
+    hub: kube.Kube,
+    member: kube.Kube | None,
+    spec: ClusterSpec,
+    member_kubeconfig: Mapping | None,
+    now: dt.datetime,
+    thresholds: health.Thresholds,
+    heartbeat: bool = False,
+    check_mode: bool = False,
+) -> RegisterResult:
+    """Create or update everything cluster ``spec.name`` needs on the hub; probe the member."""
+    info, probe_error = None, None
+    if member is not None:
+        try:
+            info = probe_member(member)
+        except kube.KubeError as err:
+            probe_error = f"member {spec.name} does not answer: {err}"
+    if spec.sync_mode == "Push" and info is None:
+        raise kube.KubeError(
+            probe_error or f"push mode needs the member's credentials ('member' option) for {spec.name}",
+            0,
+            "MemberUnreachable",
+        )
+    endpoint = spec.endpoint or (member.host if member is not None else None)
+    objects = [cluster_namespace_object(spec.name), *syncer_identity_objects(spec.name)]
+    if spec.sync_mode == "Push" and member_kubeconfig is not None:
+        objects.append(credentials_secret(spec.name, member_kubeconfig))
+    objects.append(registration_object(spec, endpoint))
+    result = RegisterResult(False, None, member=info)
+    for obj in objects:
+        change = _apply(hub, obj, check_mode)
+        result.changes.append((obj["kind"], obj["metadata"]["name"], change))
+        if obj["kind"] == api.KIND_CLUSTER:
+            result.registration = change.after
+    lease = read_lease(hub, spec.name)
+    if lease is None:
+        lease = _apply_create(hub, lease_object(spec.name), check_mode)
+        result.changes.append(("Lease", api.heartbeat_lease_name(spec.name), kube.Change(True, None, lease)))
+    if heartbeat:
+        lease = renew_heartbeat(hub, spec.name, now, check_mode)
+        result.changes.append(("Lease", api.heartbeat_lease_name(spec.name), kube.Change(True, None, lease)))
+    registration = result.registration or registration_object(spec, endpoint)
+    status = registration_status(registration, info, probe_error, lease, now, thresholds)
+    if result.registration is not None and write_status(hub, registration, status, check_mode):
+        result.changes.append((api.KIND_CLUSTER + "/status", spec.name, kube.Change(True, registration, status)))
+        result.registration = {**registration, "status": status}
+    result.changed = any(change.changed for _, _, change in result.changes)
+    return result
+
+
+def _apply(hub: kube.Kube, obj: Mapping, check_mode: bool) -> kube.Change:
+    try:
+        return kube.ensure_applied(hub, obj, FIELD_MANAGER, check_mode)
+    except kube.KubeError as err:
+        if check_mode and err.status == 404 and err.details.get("kind") == "namespaces":
+            return kube.Change(True, None, dict(obj))  # its namespace would be created by this run
+        raise
+
+
+def _apply_create(hub: kube.Kube, obj: Mapping, check_mode: bool) -> dict:
+    if check_mode:
+        return dict(obj)
+    try:
+        return hub.create(obj)
+    except kube.KubeError as err:
+        if err.status == 409:
+            return hub.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
+        raise
+
+
+@dataclass
+class DeregisterResult:
+    changed: bool
+    works_deleted: int = 0
+    downstream_deleted: int = 0
+    orphaned: int = 0
+    removed: list = field(default_factory=list)
+
+
+def _downstream_ref(work: Mapping) -> tuple[str, str, str, str | None] | None:
+    manifest = (work.get("spec") or {}).get("manifest") or {}
+    meta = manifest.get("metadata") or {}
+    if not manifest.get("apiVersion") or not manifest.get("kind") or not meta.get("name"):
+        return None
+    return manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace")
+
+
+def _drop_finalizer(hub: kube.Kube, work: Mapping) -> None:
+    finalizers = [f for f in work["metadata"].get("finalizers", []) or [] if f != api.FINALIZER_SYNCER]
+    hub.patch(
+        api.API_VERSION,
+        api.KIND_SYNCWORK,
+        work["metadata"]["name"],
+        [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": work["metadata"]["resourceVersion"]},
+            {"op": "replace", "path": "/metadata/finalizers", "value": finalizers},
+        ],
+        namespace=work["metadata"]["namespace"],
+        content_type=kube.JSON_PATCH,
+    )
+
+
+def deregister_cluster(
+    hub: kube.Kube, member: kube.Kube | None, name: str, drain: bool, timeout: float, check_mode: bool = False
+) -> DeregisterResult:
+    """Remove cluster ``name``: drain (or orphan) its SyncWorks, then its registration and identity."""
+    ns = api.cluster_namespace(name)
+    result = DeregisterResult(False)
+    try:
+        works, _ = hub.list(api.API_VERSION, api.KIND_SYNCWORK, namespace=ns)
+    except kube.KubeError as err:
+        if err.status != 404:
+            raise
+        works = []
+    if drain and works and member is None:
+        raise api.SpecError(
+            "member",
+            f"drain needs the member's credentials to remove {len(works)} downstream "
+            f"objects from {name}; give 'member', or use drain: false to orphan them",
+        )
+    for work in works:
+        ref = _downstream_ref(work)
+        delete = drain and (work.get("spec") or {}).get("deletionPolicy", "Delete") == "Delete" and ref
+        if check_mode:
+            result.works_deleted += 1
+            result.downstream_deleted += 1 if delete else 0
+            result.orphaned += 0 if delete else 1
+            continue
+        if delete:
+            member.delete(*ref[:3], namespace=ref[3])
+            member.wait_for(
+                lambda r=ref: member.get(*r[:3], namespace=r[3]) is None,
+                timeout,
+                what=f"{ref[1]} {ref[2]} to be deleted from {name}",
+            )
+            result.downstream_deleted += 1
+        else:
+            result.orphaned += 1
+        hub.delete(api.API_VERSION, api.KIND_SYNCWORK, work["metadata"]["name"], ns)
+        current = hub.get(api.API_VERSION, api.KIND_SYNCWORK, work["metadata"]["name"], ns)
+        if current is not None:
+            _drop_finalizer(hub, current)
+        result.works_deleted += 1
+    cleanup = [
+        registration_object(ClusterSpec(name=name), None),
+        lease_object(name),
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": credentials_secret_name(name), "namespace": api.SYSTEM_NAMESPACE},
+        },
+        *[o for o in syncer_identity_objects(name) if o["metadata"].get("namespace") != ns],
+        cluster_namespace_object(name),
+    ]
+    for obj in cleanup:
+        change = kube.ensure_absent(hub, obj, check_mode)
+        if change.changed:
+            result.removed.append(f"{obj['kind']}/{obj['metadata']['name']}")
+    if not check_mode:
+        kube.wait_absent(hub, cluster_namespace_object(name), timeout)
+    result.changed = bool(result.removed or result.works_deleted)
+    return result
+
+
+# ------------------------------------------------------------------ health pass
+
+
+def update_health(
+    hub: kube.Kube, registration: Mapping, now: dt.datetime, thresholds: health.Thresholds, check_mode: bool = False
+) -> tuple[bool, dict]:
+    """Recompute and write one cluster's conditions and taints from its Lease (controller loop)."""
+    name = registration["metadata"]["name"]
+    lease = read_lease(hub, name)
+    verdict = health.evaluate(registration, lease, now, thresholds)
+    status = dict(registration.get("status") or {})
+    status.update({"conditions": verdict.conditions, "taints": verdict.taints})
+    if verdict.last_heartbeat:
+        status["lastHeartbeatTime"] = verdict.last_heartbeat
+    return write_status(hub, registration, status, check_mode), status
+
+
+# ------------------------------------------------------------------ views (cluster_info, inventory)
+
+
+def heartbeat_leases(hub: kube.Kube) -> dict[str, dict]:
+    """Every cluster's heartbeat Lease by cluster name (one list call)."""
+    try:
+        items, _ = hub.list("coordination.k8s.io/v1", "Lease", namespace=api.SYSTEM_NAMESPACE)
+    except kube.KubeError as err:
+        if err.status == 404:
+            return {}
+        raise
+    prefix = api.HEARTBEAT_LEASE_PREFIX
+    return {i["metadata"]["name"][len(prefix) :]: i for i in items if i["metadata"]["name"].startswith(prefix)}
+
+
+def work_counts(hub: kube.Kube) -> dict[str, dict]:
+    """Per cluster: how many SyncWorks, how many applied and available (one list call)."""
+    items, _ = hub.list(api.API_VERSION, api.KIND_SYNCWORK)
+    counts: dict[str, dict] = {}
+    for work in items:
+        cluster = (work.get("spec") or {}).get("cluster") or work["metadata"]["namespace"][
+            len(api.CLUSTER_NAMESPACE_PREFIX) :
+        ]
+        entry = counts.setdefault(cluster, {"workloads": 0, "applied": 0, "available": 0})
+        status = work.get("status") or {}
+        entry["workloads"] += 1
+        entry["applied"] += bool(status.get("applied"))
+        entry["available"] += bool(status.get("available"))
+    return counts
+
+
+def cluster_view(
+    registration: Mapping, lease: Mapping | None, works: Mapping, now: dt.datetime, thresholds: health.Thresholds
+) -> dict:
+    """What a person wants to know about one cluster; never a credential."""
+    name = registration["metadata"]["name"]
+    spec = registration.get("spec") or {}
+    status = registration.get("status") or {}
+    verdict = health.evaluate(registration, lease, now, thresholds)
+    ready = next(c for c in verdict.conditions if c["type"] == "Ready")
+    taints = [dict(t) for t in spec.get("taints", []) or []] + verdict.taints
+    counts = works.get(name, {"workloads": 0, "applied": 0, "available": 0})
+    return {
+        "name": name,
+        "location": spec.get("location"),
+        "labels": dict(registration["metadata"].get("labels") or {}),
+        "ready": verdict.ready,
+        "ready_reason": ready["reason"],
+        "heartbeat_age_seconds": None if verdict.heartbeat_age is None else round(verdict.heartbeat_age, 1),
+        "last_heartbeat": verdict.last_heartbeat,
+        "cordoned": bool(spec.get("unschedulable")),
+        "schedulable": not any(t.get("effect") in ("NoSchedule", "NoExecute") for t in taints),
+        "taints": taints,
+        "kubernetes_version": status.get("kubernetesVersion"),
+        "capacity": status.get("capacity") or {},
+        "allocatable": status.get("allocatable") or {},
+        "sync_mode": spec.get("syncMode", "Push"),
+        "endpoint": spec.get("endpoint"),
+        **counts,
+    }

@@ -1,0 +1,407 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to tmc.multicluster
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cluster_registration
+short_description: Register a member cluster with the TMC hub, or deregister it
+version_added: 0.1.0
+author:
+  - tmc.multicluster contributors
+description:
+  - Registers a member Kubernetes cluster with the hub so that workloads can be placed on it, keeps its
+    registration (labels, location, taints, cordon) up to date, and removes it again.
+  - With O(state=present) the module checks that the member answers (version, summed node capacity and
+    allocatable), then creates or updates the C(ClusterRegistration), the hub namespace C(tmc-cluster-<name>),
+    the syncer identity of that cluster (a ServiceAccount allowed only that namespace's SyncWorks and Events,
+    its own heartbeat Lease and its own registration's status), the heartbeat Lease, and in push mode a Secret
+    in C(tmc-system) with the member's credentials.
+  - With O(state=absent) and O(drain=true) the module deletes the cluster's SyncWorks, waits until their objects
+    are gone from the member, then removes the registration, its namespace and identity. O(drain=false) leaves
+    the objects running on the member (orphaned).
+  - The syncer's kubeconfig is written to O(syncer_kubeconfig_dest) (mode 0600) and never returned or logged.
+options:
+  name:
+    description:
+      - The cluster's name, a DNS label (lowercase letters, digits and C(-)) of at most 51 characters, so that
+        the hub namespace C(tmc-cluster-<name>) is one too.
+    type: str
+    required: true
+  state:
+    description: Whether the cluster is registered.
+    type: str
+    choices: [present, absent]
+    default: present
+  labels:
+    description: Labels of the cluster; placements select clusters by them.
+    type: dict
+    default: {}
+  location:
+    description: Where the cluster is, for example V(us-east). Placements can select by location and spread over it.
+    type: str
+  sync_mode:
+    description:
+      - V(Push) — the controller (or M(tmc.multicluster.workload_sync)) writes to the member with the credentials
+        stored on the hub.
+      - V(Pull) — a syncer running next to the member pulls its work from the hub; no member credentials are stored.
+    type: str
+    choices: [Push, Pull]
+    default: Push
+  taints:
+    description: Taints; placements that do not tolerate a taint avoid the cluster.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      key:
+        description: The taint key.
+        type: str
+        required: true
+      value:
+        description: The taint value.
+        type: str
+      effect:
+        description: V(NoSchedule) keeps new placements away; V(NoExecute) also moves workloads off.
+        type: str
+        choices: [NoSchedule, NoExecute]
+        required: true
+  unschedulable:
+    description: Cordon the cluster — no new placements, running workloads stay.
+    type: bool
+    default: false
+  capacity:
+    description: Declared capacity (C(cpu), C(memory), C(pods)); overrides what the member's nodes report.
+    type: dict
+  namespace_selector:
+    description: A label selector over hub namespaces that may place onto this cluster. Default all.
+    type: dict
+  endpoint:
+    description: The member API server URL to record. Defaults to the URL the O(member) options reach.
+    type: str
+  member:
+    description:
+      - How to reach the member cluster (same keys as the hub options). Required for V(Push) mode and for
+        O(state=absent) with O(drain=true) when the cluster has SyncWorks.
+    type: dict
+    suboptions:
+      kubeconfig:
+        description: Path to the member's kubeconfig, or the kubeconfig as a dictionary.
+        type: raw
+      context:
+        description: The kubeconfig context to use.
+        type: str
+      host:
+        description: URL of the member API server.
+        type: str
+      api_key:
+        description: Bearer token for the member. Never logged or returned.
+        type: str
+      ca_cert:
+        description: Path to a CA certificate for the member's API server.
+        type: path
+      client_cert:
+        description: Path to a client certificate.
+        type: path
+      client_key:
+        description: Path to the key of the client certificate. Never logged or returned.
+        type: path
+      validate_certs:
+        description: Whether to verify the member API server's certificate.
+        type: bool
+  heartbeat:
+    description:
+      - Renew the cluster's heartbeat Lease (push mode without a syncer). A renewal is a write, so the task
+        reports C(changed).
+    type: bool
+    default: false
+  heartbeat_threshold:
+    description: Seconds without heartbeat after which the cluster is not Ready and tainted V(NoSchedule).
+    type: float
+    default: 40
+  eviction_timeout:
+    description: Seconds without heartbeat after which the cluster is also tainted V(NoExecute) (failover).
+    type: float
+    default: 300
+  drain:
+    description: With O(state=absent), delete the cluster's workloads from the member first (V(false) orphans them).
+    type: bool
+    default: true
+  drain_timeout:
+    description: Seconds to wait for each downstream object to disappear when draining.
+    type: int
+    default: 120
+  syncer_kubeconfig_dest:
+    description:
+      - Write the syncer's hub kubeconfig (its own token; only its namespace) to this path, mode 0600.
+      - The token is never part of the module's result or log.
+    type: path
+  syncer_hub_url:
+    description: The hub URL to put in the syncer's kubeconfig. Defaults to the URL this module reached the hub at.
+    type: str
+extends_documentation_fragment:
+  - tmc.multicluster.hub_auth
+attributes:
+  check_mode:
+    support: full
+    description: Server-side dry run; nothing is written.
+  diff_mode:
+    support: full
+  idempotent:
+    support: partial
+    details: Idempotent, except that O(heartbeat=true) renews the Lease on every run.
+seealso:
+  - module: tmc.multicluster.cluster_info
+"""
+
+EXAMPLES = r"""
+- name: Register member1 in push mode and write its syncer's kubeconfig
+  tmc.multicluster.cluster_registration:
+    kubeconfig: ~/.kube/hub.kubeconfig
+    name: member1
+    location: us-east
+    labels:
+      tier: prod
+      gpu: "false"
+    member:
+      kubeconfig: ~/.kube/member1.kubeconfig
+    syncer_kubeconfig_dest: /etc/tmc/member1-syncer.kubeconfig
+
+- name: Cordon member2 (no new placements; running workloads stay)
+  tmc.multicluster.cluster_registration:
+    name: member2
+    unschedulable: true
+    member:
+      kubeconfig: ~/.kube/member2.kubeconfig
+
+- name: Deregister member3, removing its workloads from it first
+  tmc.multicluster.cluster_registration:
+    name: member3
+    state: absent
+    member:
+      kubeconfig: ~/.kube/member3.kubeconfig
+
+- name: Deregister member3 but leave its workloads running there
+  tmc.multicluster.cluster_registration:
+    name: member3
+    state: absent
+    drain: false
+"""
+
+RETURN = r"""
+registration:
+  description: The ClusterRegistration after the run (in check mode, as it would be). Holds no credential.
+  returned: state=present
+  type: dict
+member:
+  description: What the member reported.
+  returned: state=present and the member answered
+  type: dict
+  contains:
+    version:
+      description: The member API server's version.
+      type: str
+      sample: v1.36.3
+    nodes:
+      description: Number of nodes.
+      type: int
+    ready_nodes:
+      description: Number of Ready nodes.
+      type: int
+    capacity:
+      description: Summed node capacity.
+      type: dict
+      sample: {cpu: "48", memory: 192Gi, pods: "1500"}
+    allocatable:
+      description: Summed node allocatable.
+      type: dict
+health:
+  description: The cluster's Ready condition and taints after the run.
+  returned: state=present
+  type: dict
+  sample: {ready: "True", taints: []}
+changes:
+  description: Every object the run created, updated or deleted (kind/name).
+  returned: always
+  type: list
+  elements: str
+  sample: [ClusterRegistration/member1, Namespace/tmc-cluster-member1]
+syncer_kubeconfig_path:
+  description: Where the syncer's kubeconfig was written.
+  returned: when O(syncer_kubeconfig_dest) is set
+  type: str
+drain:
+  description: What deregistration did with the cluster's SyncWorks.
+  returned: state=absent
+  type: dict
+  sample: {works_deleted: 3, downstream_deleted: 3, orphaned: 0}
+diff:
+  description: The registration before and after, in diff mode.
+  returned: diff mode
+  type: dict
+"""
+
+import datetime as dt
+import json
+import os
+import re
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube
+from ansible_collections.tmc.multicluster.plugins.module_utils.args import MEMBER_SPEC, argspec
+from ansible_collections.tmc.multicluster.plugins.module_utils.module import TMCModule
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters
+
+# At most 51 characters, so that the hub namespace tmc-cluster-<name> is a DNS label too.
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,49}[a-z0-9])?$")
+
+ARGSPEC = argspec(
+    MEMBER_SPEC,
+    name={"type": "str", "required": True},
+    state={"type": "str", "choices": ["present", "absent"], "default": "present"},
+    labels={"type": "dict", "default": {}},
+    location={"type": "str"},
+    sync_mode={"type": "str", "choices": ["Push", "Pull"], "default": "Push"},
+    taints={
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "key": {"type": "str", "required": True, "no_log": False},
+            "value": {"type": "str"},
+            "effect": {"type": "str", "choices": ["NoSchedule", "NoExecute"], "required": True},
+        },
+    },
+    unschedulable={"type": "bool", "default": False},
+    capacity={"type": "dict"},
+    namespace_selector={"type": "dict"},
+    endpoint={"type": "str"},
+    heartbeat={"type": "bool", "default": False},
+    heartbeat_threshold={"type": "float", "default": 40},
+    eviction_timeout={"type": "float", "default": 300},
+    drain={"type": "bool", "default": True},
+    drain_timeout={"type": "int", "default": 120},
+    syncer_kubeconfig_dest={"type": "path"},
+    syncer_hub_url={"type": "str"},
+)
+
+
+def _spec(params: dict) -> clusters.ClusterSpec:
+    name = params["name"]
+    if not DNS_LABEL.match(name):
+        raise api.SpecError(
+            "name",
+            f"{name!r} is not a DNS label: use lowercase letters, digits and '-', "
+            "start and end with a letter or digit, at most 51 characters",
+        )
+    taints = tuple({k: v for k, v in t.items() if v is not None} for t in params["taints"])
+    return clusters.ClusterSpec(
+        name=name,
+        labels={str(k): str(v) for k, v in params["labels"].items()},
+        location=params["location"],
+        sync_mode=params["sync_mode"],
+        taints=taints,
+        unschedulable=params["unschedulable"],
+        capacity=params["capacity"],
+        namespace_selector=params["namespace_selector"],
+        endpoint=params["endpoint"],
+    )
+
+
+def _write_private_file(path: str, content: str, check_mode: bool) -> bool:
+    """Write ``content`` to ``path`` with mode 0600 unless it is already there; True when it changed."""
+    try:
+        with open(path) as handle:
+            if handle.read() == content and (os.stat(path).st_mode & 0o777) == 0o600:
+                return False
+    except OSError:
+        pass
+    if not check_mode:
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        tmp = f"{path}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(content)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    return True
+
+
+def _present(m: TMCModule) -> dict:
+    p = m.params
+    spec = _spec(p)
+    thresholds = health.Thresholds(p["heartbeat_threshold"], p["eviction_timeout"])
+    hub = m.hub()
+    member = m.member() if p.get("member") else None
+    flattened = kube.flatten_kubeconfig(member, spec.name) if member is not None and spec.sync_mode == "Push" else None
+    before = hub.get(api.API_VERSION, api.KIND_CLUSTER, spec.name)
+    now = dt.datetime.now(dt.UTC)
+    outcome = clusters.register_cluster(
+        hub, member, spec, flattened, now, thresholds, heartbeat=p["heartbeat"], check_mode=m.check_mode
+    )
+    changes = [f"{kind}/{name}" for kind, name, change in outcome.changes if change.changed]
+    result: dict = {"changed": outcome.changed, "registration": outcome.registration, "changes": changes}
+    if outcome.member:
+        info = outcome.member
+        result["member"] = {
+            "version": info.version,
+            "nodes": info.nodes,
+            "ready_nodes": info.ready_nodes,
+            "capacity": info.capacity,
+            "allocatable": info.allocatable,
+        }
+    status = (outcome.registration or {}).get("status", {})
+    ready = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
+    result["health"] = {
+        "ready": ready.get("status", "Unknown"),
+        "reason": ready.get("reason"),
+        "taints": status.get("taints", []),
+    }
+    if p["syncer_kubeconfig_dest"]:
+        if m.check_mode and before is None:
+            wrote = True  # the identity does not exist yet: a real run would write it
+        else:
+            config = clusters.syncer_kubeconfig(hub, spec.name, p["syncer_hub_url"])
+            wrote = _write_private_file(p["syncer_kubeconfig_dest"], json.dumps(config, indent=2), m.check_mode)
+        if wrote:
+            changes.append(f"file/{p['syncer_kubeconfig_dest']}")
+            result["changed"] = True
+        result["syncer_kubeconfig_path"] = p["syncer_kubeconfig_dest"]
+    if m.diff_mode:
+        result["diff"] = {"before": kube.comparable(before) or {}, "after": kube.comparable(outcome.registration) or {}}
+    return result
+
+
+def _absent(m: TMCModule) -> dict:
+    p = m.params
+    _spec(p)
+    hub = m.hub()
+    member = m.member() if p.get("member") else None
+    before = hub.get(api.API_VERSION, api.KIND_CLUSTER, p["name"])
+    outcome = clusters.deregister_cluster(hub, member, p["name"], p["drain"], p["drain_timeout"], m.check_mode)
+    result = {
+        "changed": outcome.changed,
+        "changes": outcome.removed,
+        "drain": {
+            "works_deleted": outcome.works_deleted,
+            "downstream_deleted": outcome.downstream_deleted,
+            "orphaned": outcome.orphaned,
+        },
+    }
+    if m.diff_mode:
+        result["diff"] = {"before": kube.comparable(before) or {}, "after": {}}
+    return result
+
+
+def run(m: TMCModule) -> dict:
+    return _present(m) if m.params["state"] == "present" else _absent(m)
+
+
+def main() -> None:
+    TMCModule(ARGSPEC).run(run)
+
+
+if __name__ == "__main__":
+    main()
