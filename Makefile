@@ -21,7 +21,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 
 .PHONY: help venv collection testbed-binaries testbed-up testbed-down testbed-status lint unit integration test demo \
-        bench-placement clean
+        sanity bench-placement clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -72,6 +72,9 @@ test: venv collection testbed-binaries lint
 
 demo: testbed-up
 	@ANSIBLE_LOCALHOST_WARNING=false $(BIN)/ansible-playbook -i localhost, -c local playbooks/demo.yml -e tmc_testbed_state=$(DEMO_STATE)
+
+sanity: venv collection
+	@bash hack/sanity/run.sh
 
 bench-placement: venv collection
 	@$(BIN)/python benchmarks/placement_scale.py --clusters 5000 --placements 1000 --json

@@ -69,7 +69,7 @@ def _free_ports(count: int) -> list[int]:
     """Ports the kernel hands out now, all distinct (sockets held until all are chosen)."""
     sockets = []
     try:
-        for _ in range(count):
+        for _index in range(count):
             s = socket.socket()
             s.bind(("127.0.0.1", 0))
             sockets.append(s)
@@ -342,7 +342,7 @@ class Testbed:
 
     def _write_pki_and_kubeconfigs(self) -> None:
         pki_dir = self.dir / "pki"
-        ca_crt, _ = pki.ensure_ca(pki_dir)
+        ca_crt = pki.ensure_ca(pki_dir)[0]
         admin_crt, admin_key = pki.issue(pki_dir, pki_dir, "admin", "tmc-testbed-admin", organization="system:masters")
         for cluster in self.clusters:
             cdir = self._cluster_dir(cluster)
@@ -435,7 +435,7 @@ class Testbed:
         return status == 200 and str(body).strip() == "ok"
 
     def _default_service_account(self, cluster: str) -> bool:
-        status, _ = self.request(cluster, "GET", "/api/v1/namespaces/default/serviceaccounts/default")
+        status = self.request(cluster, "GET", "/api/v1/namespaces/default/serviceaccounts/default")[0]
         return status == 200
 
     def _nodes_ready(self, cluster: str) -> bool:

@@ -57,7 +57,7 @@ options:
     default: 30
   feature_gates:
     description:
-      - TMC feature gates, for example C({TMC: true, TMCFailover: false}).
+      - 'TMC feature gates as a dictionary of gate name to boolean, for example C({"TMC": true, "TMCFailover": false}).'
       - Turning the master gate C(TMC) off turns every gate off; the module then fails and names the gate.
       - Unknown gate names are an error.
     type: dict

@@ -43,7 +43,11 @@ try:
 except ImportError as err:  # pragma: no cover - exercised only without the library
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = err
-    ApiException = ConfigException = Exception  # type: ignore[misc,assignment]
+
+    class ApiException(Exception):  # type: ignore[no-redef]
+        """Stands in for the library's class so that except clauses stay valid."""
+
+    ConfigException = ApiException  # type: ignore[misc,assignment]
 
 JSON = "application/json"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -388,6 +392,17 @@ class Kube:
             raise
 
     def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict]:
+        """Every object of a kind (all pages)."""
+        return self.list_with_version(api_version, kind, namespace, label_selector, field_selector)[0]
+
+    def list_with_version(
         self,
         api_version: str,
         kind: str,

@@ -695,7 +695,7 @@ def override_matches(override: Mapping, cluster: str, cluster_labels: Mapping[st
 
 
 def _valid_registry_override(registry: str) -> bool:
-    host, _, path = registry.partition("/")
+    host, _slash, path = registry.partition("/")
     return bool(_HOST_RE.match(host)) and (not path or all(_PATH_COMPONENT_RE.match(p) for p in path.split("/")))
 
 

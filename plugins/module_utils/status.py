@@ -418,18 +418,18 @@ def _merge_condition(
     present = [(c, cond) for c, cond in clusters if cond is not None]
     if result_state == good:
         contributors = present
-        reasons = {cond.get("reason") for _, cond in present}
-        messages = {cond.get("message") for _, cond in present}
+        reasons = {cond.get("reason") for _cluster, cond in present}
+        messages = {cond.get("message") for _cluster, cond in present}
         reason = reasons.pop() if len(reasons) == 1 else "AllClusters"
         shared = messages.pop() if len(messages) == 1 else None
         if shared and len(clusters) == len(present):
             message = shared
         else:
-            message = f"{ctype} is {good} on every cluster: {', '.join(c for c, _ in clusters)}"
+            message = f"{ctype} is {good} on every cluster: {', '.join(c for c, _cond in clusters)}"
     else:
         offenders = [(c, cond) for c, cond in clusters if states[c] != good]
         contributors = [(c, cond) for c, cond in offenders if cond is not None]
-        reasons = {cond.get("reason") for _, cond in offenders if cond is not None}
+        reasons = {cond.get("reason") for _cluster, cond in offenders if cond is not None}
         if len(reasons) == 1 and len(contributors) == len(offenders):
             reason = reasons.pop()
         else:
@@ -442,21 +442,21 @@ def _merge_condition(
     if message:
         merged["message"] = _truncate(message, MAX_MESSAGE)
     merged["lastTransitionTime"] = (
-        _max_time(cond.get("lastTransitionTime") for _, cond in contributors)
-        or _max_time(cond.get("lastTransitionTime") for _, cond in present)
+        _max_time(cond.get("lastTransitionTime") for _cluster, cond in contributors)
+        or _max_time(cond.get("lastTransitionTime") for _cluster, cond in present)
         or format_time(now)
     )
-    update = _max_time(cond.get("lastUpdateTime") for _, cond in present)
+    update = _max_time(cond.get("lastUpdateTime") for _cluster, cond in present)
     if update:
         merged["lastUpdateTime"] = update
-    if any("observedGeneration" in cond for _, cond in present):
+    if any("observedGeneration" in cond for _cluster, cond in present):
         merged["observedGeneration"] = 0  # the field exists for this type: set by _retarget_generation
     return merged
 
 
 def _merge_conditions(kind: str, items: list[tuple[str, dict]], now: datetime | str) -> list[dict]:
     order: list[str] = []
-    for _, status in items:
+    for _cluster, status in items:
         for condition in status.get("conditions") or ():
             if condition["type"] not in order:
                 order.append(condition["type"])
@@ -471,7 +471,7 @@ def _merge_conditions(kind: str, items: list[tuple[str, dict]], now: datetime | 
 
 def _union_load_balancer(items: list[tuple[str, dict]]) -> dict:
     unique: dict[str, dict] = {}
-    for _, status in items:
+    for _cluster, status in items:
         for entry in _dig_ingress(status):
             unique.setdefault(json.dumps(entry, sort_keys=True), entry)
     entries = sorted(
@@ -517,7 +517,7 @@ def aggregate_status(
     ``per_cluster`` does not matter.
     """
     items = sorted(((str(c), _whitelisted(kind, s)) for c, s in per_cluster.items()), key=lambda item: item[0])
-    inputs = [s for _, s in items]
+    inputs = [s for _cluster, s in items]
     if len(items) == 1:
         result = copy.deepcopy(items[0][1])
     else:

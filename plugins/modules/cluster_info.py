@@ -10,7 +10,7 @@ module: cluster_info
 short_description: List registered member clusters with their health, capacity and workloads
 version_added: 0.1.0
 author:
-  - tmc.multicluster contributors
+  - Jesse Sanford (@jessesanford)
 description:
   - Lists the hub's C(ClusterRegistration)s, optionally filtered, with health computed at the time of the call
     from each cluster's heartbeat Lease (Ready, heartbeat age, taints), capacity, allocatable and workload counts.
@@ -45,8 +45,10 @@ attributes:
     description: Reads only, so check mode changes nothing.
   diff_mode:
     support: none
+    description: Reads only; there is nothing to diff.
   idempotent:
     support: full
+    description: A repeated run with the same options reports no change.
 seealso:
   - module: tmc.multicluster.cluster_registration
 """
@@ -157,7 +159,7 @@ def run(m: TMCModule) -> dict:
         one = hub.get(api.API_VERSION, api.KIND_CLUSTER, p["name"])
         registrations = [one] if one else []
     else:
-        registrations, _ = hub.list(api.API_VERSION, api.KIND_CLUSTER, label_selector=p["label_selector"])
+        registrations = hub.list(api.API_VERSION, api.KIND_CLUSTER, label_selector=p["label_selector"])
     if p["location"]:
         registrations = [r for r in registrations if (r.get("spec") or {}).get("location") == p["location"]]
     leases = clusters.heartbeat_leases(hub)

@@ -10,7 +10,7 @@ module: cluster_registration
 short_description: Register a member cluster with the TMC hub, or deregister it
 version_added: 0.1.0
 author:
-  - tmc.multicluster contributors
+  - Jesse Sanford (@jessesanford)
 description:
   - Registers a member Kubernetes cluster with the hub so that workloads can be placed on it, keeps its
     registration (labels, location, taints, cordon) up to date, and removes it again.
@@ -149,9 +149,10 @@ attributes:
     description: Server-side dry run; nothing is written.
   diff_mode:
     support: full
+    description: Returns the object before and after.
   idempotent:
     support: partial
-    details: Idempotent, except that O(heartbeat=true) renews the Lease on every run.
+    description: Idempotent, except that O(heartbeat=true) renews the Lease on every run.
 seealso:
   - module: tmc.multicluster.cluster_info
 """

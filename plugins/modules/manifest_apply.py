@@ -10,7 +10,7 @@ module: manifest_apply
 short_description: Apply or remove Kubernetes objects on the hub with server-side apply
 version_added: 0.1.0
 author:
-  - tmc.multicluster contributors
+  - Jesse Sanford (@jessesanford)
 description:
   - Applies a list of Kubernetes objects to the hub (or any cluster the auth options name) with server-side apply,
     in order, or deletes them in reverse order.
@@ -51,8 +51,10 @@ attributes:
     description: Uses server-side dry run.
   diff_mode:
     support: full
+    description: Returns the object before and after.
   idempotent:
     support: full
+    description: A repeated run with the same options reports no change.
 """
 
 EXAMPLES = r"""

@@ -70,12 +70,12 @@ def run_module(
         cmd.append("--diff")
     if verbosity:
         cmd.append("-" + "v" * verbosity)
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(env), cwd=REPO, timeout=600)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(env), cwd=REPO, timeout=600, check=False)
     output = proc.stdout + proc.stderr
     marker = proc.stdout.find("localhost | ")
     start = proc.stdout.find("=>", marker) if marker >= 0 else -1
     if start >= 0:
-        result, _ = json.JSONDecoder().raw_decode(proc.stdout[start + 2 :].lstrip())
+        result = json.JSONDecoder().raw_decode(proc.stdout[start + 2 :].lstrip())[0]
         return ModuleRun(proc.returncode, result, output)
     raise AssertionError(f"no module result in ansible output (rc={proc.returncode}):\n{output}")
 
@@ -95,4 +95,4 @@ def run_playbook(
         cmd.append("--check")
     if verbosity:
         cmd.append("-" + "v" * verbosity)
-    return subprocess.run(cmd, capture_output=True, text=True, env=_env(env), cwd=REPO, timeout=1200)
+    return subprocess.run(cmd, capture_output=True, text=True, env=_env(env), cwd=REPO, timeout=1200, check=False)

@@ -44,7 +44,7 @@ PLURAL = {
 
 def _install_crd(ext, crd: dict) -> None:
     name = crd["metadata"]["name"]
-    for _ in range(5):
+    for _attempt in range(5):
         try:
             ext.create_custom_resource_definition(crd, _request_timeout=TIMEOUT)
             return

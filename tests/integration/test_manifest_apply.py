@@ -92,7 +92,7 @@ def test_bad_definitions_say_what_to_fix(hub_kubeconfig):
 
 
 def test_master_gate_off_fails_naming_the_gate(hub_kubeconfig, objects):
-    _, definitions = objects
+    definitions = objects[1]
     run = run_module(
         "manifest_apply",
         {"kubeconfig": str(hub_kubeconfig), "definitions": definitions, "feature_gates": {"TMC": False}},

@@ -500,7 +500,8 @@ def test_defaults_validate_against_their_schema(kind):
 
 
 def test_clusterroles_aggregate_and_carry_their_rules():
-    roles = {doc["metadata"]["name"]: doc for doc in load_all(FILES / "clusterroles.yaml")}
+    (documents,) = load_all(FILES / "clusterroles.yaml")  # one document: a list
+    roles = {doc["metadata"]["name"]: doc for doc in documents}
     assert set(roles) == {"tmc-admin", "tmc-edit", "tmc-view"}
     aggregate = "rbac.authorization.k8s.io/aggregate-to-"
     expected_labels = {

@@ -126,7 +126,7 @@ def idempotent_overrides(draw):
     # apart from a repository path once written, so two different ones stacked are not idempotent.
     registry = draw(st.sampled_from(["mirror.io", "localhost:5000", "harbor.io/proxy"]))
     entries = []
-    for _ in range(draw(st.integers(0, 3))):
+    for _index in range(draw(st.integers(0, 3))):
         entry = {}
         if draw(st.booleans()):
             entry["clusters"] = draw(st.lists(st.sampled_from(["east", "west"]), min_size=1, max_size=2))

@@ -268,7 +268,7 @@ def _node_ready(node: Mapping) -> bool:
 def probe_member(member: kube.Kube) -> MemberInfo:
     """The member's version and node totals; a KubeError says when it does not answer."""
     version = member.version().get("gitVersion", "")
-    nodes, _ = member.list("v1", "Node")
+    nodes = member.list("v1", "Node")
     schedulable = [n for n in nodes if not n.get("spec", {}).get("unschedulable")]
     return MemberInfo(
         version,
@@ -435,7 +435,7 @@ def register_cluster(
     if result.registration is not None and write_status(hub, registration, status, check_mode):
         result.changes.append((api.KIND_CLUSTER + "/status", spec.name, kube.Change(True, registration, status)))
         result.registration = {**registration, "status": status}
-    result.changed = any(change.changed for _, _, change in result.changes)
+    result.changed = any(change.changed for _kind, _name, change in result.changes)
     return result
 
 
@@ -498,7 +498,7 @@ def deregister_cluster(
     ns = api.cluster_namespace(name)
     result = DeregisterResult(False)
     try:
-        works, _ = hub.list(api.API_VERSION, api.KIND_SYNCWORK, namespace=ns)
+        works = hub.list(api.API_VERSION, api.KIND_SYNCWORK, namespace=ns)
     except kube.KubeError as err:
         if err.status != 404:
             raise
@@ -576,7 +576,7 @@ def update_health(
 def heartbeat_leases(hub: kube.Kube) -> dict[str, dict]:
     """Every cluster's heartbeat Lease by cluster name (one list call)."""
     try:
-        items, _ = hub.list("coordination.k8s.io/v1", "Lease", namespace=api.SYSTEM_NAMESPACE)
+        items = hub.list("coordination.k8s.io/v1", "Lease", namespace=api.SYSTEM_NAMESPACE)
     except kube.KubeError as err:
         if err.status == 404:
             return {}
@@ -587,7 +587,7 @@ def heartbeat_leases(hub: kube.Kube) -> dict[str, dict]:
 
 def work_counts(hub: kube.Kube) -> dict[str, dict]:
     """Per cluster: how many SyncWorks, how many applied and available (one list call)."""
-    items, _ = hub.list(api.API_VERSION, api.KIND_SYNCWORK)
+    items = hub.list(api.API_VERSION, api.KIND_SYNCWORK)
     counts: dict[str, dict] = {}
     for work in items:
         cluster = (work.get("spec") or {}).get("cluster") or work["metadata"]["namespace"][
