@@ -1,0 +1,781 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to tmc.multicluster
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One pass of workload sync: decide, render SyncWorks, apply them, aggregate status.
+
+Layer 4 of the engine; private to this collection. ``workload_sync`` runs each
+step once (push mode); the controller and the syncers run the same steps on
+every change.
+
+1. ``plan_works`` (hub, read only): decide every WorkloadPlacement of a namespace,
+   select its workloads, render one manifest per (workload, cluster) and compare
+   the resulting SyncWorks with those on the hub.
+2. ``write_works`` (hub): create, update and delete SyncWorks; write placement decisions.
+3. ``apply_works`` (member): server-side apply each SyncWork's manifest with field
+   manager ``tmc-syncer``, create namespaces on demand, revert drift, delete per the
+   finalizer protocol, and compute each SyncWork's status. An object the member refuses
+   is reported for that object and stops nothing else.
+4. ``write_work_statuses`` (hub) and ``aggregate_status`` (hub): SyncWork status, then
+   the sources' status and each placement's summary.
+
+A no-op pass makes no write: a SyncWork whose manifest hash and downstream
+fingerprint (generation, or resourceVersion for kinds without one) match what
+was last applied is left alone, so repeats cost one list per kind and cluster.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube, placement, render, status
+
+CONTROLLER = api.CONTROLLER_FIELD_MANAGER
+SYNCER = api.FIELD_MANAGER
+WP_STATUS_MANAGER = "tmc-placement"
+
+# Where the default source kinds live (group -> version); other groups are discovered.
+KNOWN_VERSIONS = {"": "v1", "apps": "v1", "batch": "v1", "networking.k8s.io": "v1", "policy": "v1", "autoscaling": "v2"}
+# Kinds whose hub source has a status that TMC aggregates.
+STATUS_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "Service", "Ingress"})
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _key(obj: Mapping) -> tuple[str, str]:
+    meta = obj["metadata"]
+    return meta.get("namespace") or "", meta["name"]
+
+
+def _source_key(obj: Mapping) -> tuple[str, str, str]:
+    return obj["apiVersion"], obj["kind"], obj["metadata"]["name"]
+
+
+# ------------------------------------------------------------------ sources
+
+
+def api_version_for(hub: kube.Kube, group: str) -> str:
+    if group in KNOWN_VERSIONS:
+        return f"{group}/{KNOWN_VERSIONS[group]}" if group else "v1"
+    found = hub.request("GET", f"/apis/{group}")
+    return found["preferredVersion"]["groupVersion"]
+
+
+def resources_of(spec: Mapping) -> list[tuple[str, str]]:
+    listed = spec.get("resources") or [{"group": g, "kind": k} for g, k in api.DEFAULT_RESOURCES]
+    return [(r.get("group", "") or "", r["kind"]) for r in listed]
+
+
+def list_sources(hub: kube.Kube, namespace: str, resources: Iterable[tuple[str, str]]) -> dict:
+    """Every object of the listed kinds in a hub namespace, keyed by (apiVersion, kind, name)."""
+    found: dict = {}
+    for group, kind in sorted(set(resources)):
+        version = api_version_for(hub, group)
+        try:
+            items = hub.list(version, kind, namespace=namespace)
+        except kube.KubeError as err:
+            if err.status == 404:
+                continue  # a kind this hub does not serve: nothing to place
+            raise
+        for obj in items:
+            if _is_service_account_token(obj) or obj["metadata"]["name"] == "kube-root-ca.crt":
+                continue
+            found[_source_key(obj)] = obj
+    return found
+
+
+def _is_service_account_token(obj: Mapping) -> bool:
+    return obj.get("kind") == "Secret" and obj.get("type") == "kubernetes.io/service-account-token"
+
+
+def selected_sources(spec: Mapping, sources: Mapping) -> list[dict]:
+    kinds = {kind for _group, kind in resources_of(spec)}
+    selector = spec.get("workloadSelector") or {}
+    chosen = [
+        obj
+        for key, obj in sources.items()
+        if key[1] in kinds and render.selector_matches(selector, obj["metadata"].get("labels"), "spec.workloadSelector")
+    ]
+    return sorted(chosen, key=_source_key)
+
+
+def pod_request(source: Mapping) -> dict | None:
+    """Summed container requests of one replica ({cpu, memory} quantities), or None."""
+    template = ((source.get("spec") or {}).get("template") or {}).get("spec") or {}
+    cpu = memory = 0.0
+    for container in template.get("containers", []) or []:
+        requests = (container.get("resources") or {}).get("requests") or {}
+        if "cpu" in requests:
+            cpu += placement.parse_cpu(requests["cpu"])
+        if "memory" in requests:
+            memory += placement.parse_memory(requests["memory"])
+    if not cpu and not memory:
+        return None
+    return {"cpu": f"{int(cpu * 1000)}m", "memory": str(int(memory))}
+
+
+# ------------------------------------------------------------------ plan
+
+
+@dataclass
+class PlacementOutcome:
+    placement: dict
+    result: Any  # placement.PlacementResult, or None when the placement is invalid
+    error: str | None = None
+    workloads: int = 0
+
+
+@dataclass
+class Plan:
+    namespace: str
+    desired: dict = field(default_factory=dict)  # (ns, name) -> SyncWork
+    existing: dict = field(default_factory=dict)  # (ns, name) -> SyncWork on the hub
+    create: list = field(default_factory=list)
+    update: list = field(default_factory=list)
+    delete: list = field(default_factory=list)
+    placements: list = field(default_factory=list)
+    sources: dict = field(default_factory=dict)
+    errors: list = field(default_factory=list)
+
+    def works_for(self, cluster: str) -> list[dict]:
+        """What a member should hold after this plan (deleted works marked for deletion)."""
+        ns = api.cluster_namespace(cluster)
+        live = [w for (wns, _name), w in self.desired.items() if wns == ns]
+        gone = [
+            {
+                **w,
+                "metadata": {**w["metadata"], "deletionTimestamp": w["metadata"].get("deletionTimestamp") or "pending"},
+            }
+            for w in self.delete
+            if w["metadata"]["namespace"] == ns
+        ]
+        return live + gone
+
+
+def _work_differs(desired: Mapping, current: Mapping) -> bool:
+    for path in ("spec",):
+        if render.canonical_json(desired.get(path)) != render.canonical_json(current.get(path)):
+            return True
+    labels = current["metadata"].get("labels") or {}
+    return any(labels.get(k) != v for k, v in (desired["metadata"].get("labels") or {}).items())
+
+
+def _cluster_labels(registrations: Iterable[Mapping]) -> dict[str, dict]:
+    return {r["metadata"]["name"]: dict(r["metadata"].get("labels") or {}) for r in registrations}
+
+
+def _dependency_sources(source: Mapping, sources: Mapping, hub: kube.Kube, namespace: str) -> list[dict]:
+    found = []
+    for kind, name in sorted(render.dependencies(source)):
+        key = ("v1", kind, name)
+        obj = sources.get(key)
+        if obj is None:
+            obj = hub.get("v1", kind, name, namespace)
+        if obj is not None and not _is_service_account_token(obj):
+            found.append(obj)
+    return found
+
+
+def plan_works(
+    hub: kube.Kube,
+    namespace: str,
+    now: dt.datetime,
+    placement_name: str | None = None,
+    clusters: Iterable[str] | None = None,
+    gates: api.FeatureGates | None = None,
+) -> Plan:
+    """Decide and render, reading only. Scope: one namespace, optionally one placement or some clusters."""
+    plan = Plan(namespace)
+    wanted_clusters = set(clusters) if clusters else None
+    placements = sorted(
+        hub.list(api.API_VERSION, api.KIND_PLACEMENT, namespace=namespace), key=lambda p: p["metadata"]["name"]
+    )
+    registrations = hub.list(api.API_VERSION, api.KIND_CLUSTER)
+    labels_of = _cluster_labels(registrations)
+    ns_obj = hub.get("v1", "Namespace", namespace)
+    if ns_obj is None:
+        raise api.SpecError("namespace", f"hub namespace {namespace!r} does not exist")
+    ns_labels = ns_obj["metadata"].get("labels") or {}
+    kinds = {rk for p in placements for rk in resources_of(p.get("spec") or {})}
+    plan.sources = list_sources(hub, namespace, kinds) if placements else {}
+    claimed: dict = {}
+    for wp in placements:
+        name = wp["metadata"]["name"]
+        in_scope = placement_name is None or name == placement_name
+        spec = wp.get("spec") or {}
+        try:
+            result = placement.decide(
+                wp, registrations, previous=wp.get("status"), namespace_labels=ns_labels, gates=gates, now=now
+            )
+        except api.TMCError as err:
+            plan.placements.append(PlacementOutcome(wp, None, str(err)))
+            plan.errors.append({"placement": name, "message": str(err)})
+            continue
+        outcome = PlacementOutcome(wp, result)
+        plan.placements.append(outcome)
+        for source in selected_sources(spec, plan.sources):
+            key = _source_key(source)
+            if key in claimed:
+                if in_scope:
+                    plan.errors.append(
+                        {
+                            "placement": name,
+                            "source": "/".join(key[1:]),
+                            "message": f"already placed by WorkloadPlacement {claimed[key]}; "
+                            "a workload follows the first placement by name",
+                        }
+                    )
+                continue
+            claimed[key] = name
+            outcome.workloads += 1
+            if not in_scope:
+                continue
+            followers = (
+                _dependency_sources(source, plan.sources, hub, namespace) if spec.get("propagateDependencies") else []
+            )
+            for obj in [source, *followers]:
+                if obj is not source and _source_key(obj) in claimed:
+                    continue
+                if obj is not source:
+                    claimed[_source_key(obj)] = name
+                _render_for_clusters(plan, obj, spec, result, name, labels_of, wanted_clusters)
+    _diff_plan(hub, plan, namespace, placement_name, wanted_clusters)
+    return plan
+
+
+def _render_for_clusters(
+    plan: Plan, source: dict, spec: Mapping, result, placement_name: str, labels_of: Mapping, wanted: set | None
+) -> None:
+    total = (source.get("spec") or {}).get("replicas") if isinstance(source.get("spec"), Mapping) else None
+    divided = (spec.get("replicaScheduling") or {}).get("type") == "Divided"
+    shares = result.replicas_for(total, pod_request(source)) if divided and isinstance(total, int) else None
+    for cluster in result.clusters:
+        if wanted is not None and cluster not in wanted:
+            continue
+        replicas = shares.get(cluster) if shares is not None else None
+        if shares is not None and replicas == 0:
+            continue  # a zero share places nothing there
+        try:
+            manifest = render.render_manifest(
+                source,
+                cluster,
+                replicas=replicas,
+                overrides=spec.get("overrides") or (),
+                cluster_labels=labels_of.get(cluster, {}),
+            )
+            work = render.build_syncwork(
+                source, cluster, manifest, placement_name, spec.get("deletionPolicy", "Delete")
+            )
+        except api.TMCError as err:
+            plan.errors.append(
+                {
+                    "placement": placement_name,
+                    "cluster": cluster,
+                    "source": f"{source['kind']}/{source['metadata']['name']}",
+                    "message": str(err),
+                }
+            )
+            continue
+        plan.desired[_key(work)] = work
+
+
+def _diff_plan(hub: kube.Kube, plan: Plan, namespace: str, placement_name: str | None, wanted: set | None) -> None:
+    selector = f"{render.LABEL_SOURCE_NAMESPACE}={render.label_value(namespace)}"
+    for work in hub.list(api.API_VERSION, api.KIND_SYNCWORK, label_selector=selector):
+        plan.existing[_key(work)] = work
+    for key, work in sorted(plan.desired.items()):
+        current = plan.existing.get(key)
+        if current is None:
+            plan.create.append(work)
+        elif current["metadata"].get("deletionTimestamp"):
+            continue  # being deleted; re-created on a later pass
+        elif _work_differs(work, current):
+            plan.update.append(work)
+    for key, work in sorted(plan.existing.items()):
+        if key in plan.desired or work["metadata"].get("deletionTimestamp"):
+            continue
+        labels = work["metadata"].get("labels") or {}
+        if placement_name is not None and labels.get(api.LABEL_PLACEMENT) != render.label_value(placement_name):
+            continue
+        if wanted is not None and (work.get("spec") or {}).get("cluster") not in wanted:
+            continue
+        plan.delete.append(work)
+
+
+# ------------------------------------------------------------------ write (hub)
+
+
+@dataclass
+class HubCounts:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    placements_updated: int = 0
+    errors: list = field(default_factory=list)
+
+
+def write_works(hub: kube.Kube, plan: Plan, now: dt.datetime, check_mode: bool = False) -> HubCounts:
+    """Make the hub's SyncWorks match the plan and record each placement's decisions."""
+    counts = HubCounts()
+    for work in plan.create:
+        try:
+            hub.create(work, dry_run=check_mode)
+            counts.created += 1
+        except kube.KubeError as err:
+            if check_mode and err.status == 404 and err.details.get("kind") == "namespaces":
+                counts.created += 1  # the cluster's namespace is created by its registration
+                continue
+            counts.errors.append(_work_error(work, err))
+    for work in plan.update:
+        try:
+            hub.apply(_without_finalizers(work), CONTROLLER, dry_run=check_mode)
+            counts.updated += 1
+        except kube.KubeError as err:
+            counts.errors.append(_work_error(work, err))
+    for work in plan.delete:
+        hub.delete(
+            api.API_VERSION,
+            api.KIND_SYNCWORK,
+            work["metadata"]["name"],
+            work["metadata"]["namespace"],
+            dry_run=check_mode,
+        )
+        counts.deleted += 1
+    for outcome in plan.placements:
+        if _write_placement_decisions(hub, outcome, now, check_mode):
+            counts.placements_updated += 1
+    return counts
+
+
+def _without_finalizers(work: Mapping) -> dict:
+    meta = {k: v for k, v in work["metadata"].items() if k != "finalizers"}
+    return {**work, "metadata": meta}
+
+
+def _work_error(work: Mapping, err: Exception) -> dict:
+    spec = work.get("spec") or {}
+    manifest = spec.get("manifest") or {}
+    return {
+        "cluster": spec.get("cluster"),
+        "kind": manifest.get("kind"),
+        "name": (manifest.get("metadata") or {}).get("name"),
+        "message": str(err),
+    }
+
+
+def _write_placement_decisions(hub: kube.Kube, outcome: PlacementOutcome, now: dt.datetime, check_mode: bool) -> bool:
+    wp = outcome.placement
+    current = wp.get("status") or {}
+    conditions = current.get("conditions") or []
+    if outcome.result is None:
+        decisions = current.get("decisions") or []
+        conditions = status.set_condition(
+            conditions, "Scheduled", "False", "InvalidPlacement", outcome.error or "", now
+        )
+    else:
+        decisions = outcome.result.to_status()
+        scheduled = outcome.result.scheduled
+        conditions = status.set_condition(
+            conditions,
+            "Scheduled",
+            "True" if scheduled else "False",
+            "Scheduled" if scheduled else "NoCluster",
+            outcome.result.message,
+            now,
+        )
+    new = {
+        **current,
+        "observedGeneration": wp["metadata"].get("generation"),
+        "decisions": decisions,
+        "conditions": conditions,
+    }
+    return _apply_status(hub, wp, current, new, check_mode)
+
+
+def _apply_status(
+    hub: kube.Kube, obj: Mapping, current: Mapping, new: Mapping, check_mode: bool, manager: str = WP_STATUS_MANAGER
+) -> bool:
+    if render.canonical_json(current) == render.canonical_json(new):
+        return False
+    if not check_mode:
+        meta = obj["metadata"]
+        patch = {
+            "apiVersion": obj["apiVersion"],
+            "kind": obj["kind"],
+            "metadata": {"name": meta["name"], **({"namespace": meta["namespace"]} if meta.get("namespace") else {})},
+            "status": dict(new),
+        }
+        hub.apply(patch, manager, subresource="status")
+    return True
+
+
+# ------------------------------------------------------------------ apply (member)
+
+
+@dataclass
+class MemberReport:
+    cluster: str
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    errors: list = field(default_factory=list)
+    statuses: dict = field(default_factory=dict)  # (ns, name) of SyncWork -> new status
+    finished: list = field(default_factory=list)  # SyncWorks whose finalizer can go
+    diffs: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "errors": self.errors,
+        }
+
+
+def fingerprint(obj: Mapping | None) -> str | None:
+    """What changes when anyone changes the object's spec (or data, for kinds without generation)."""
+    if not obj:
+        return None
+    meta = obj.get("metadata") or {}
+    generation = meta.get("generation")
+    return f"g{generation}" if generation else f"rv{meta.get('resourceVersion')}"
+
+
+def _live_index(member: kube.Kube, cluster: str, works: list[Mapping]) -> dict:
+    """Live managed objects on the member, one list per kind, keyed by (apiVersion, kind, ns, name)."""
+    kinds = sorted({(w["spec"]["manifest"]["apiVersion"], w["spec"]["manifest"]["kind"]) for w in works})
+    selector = f"{api.LABEL_MANAGED}=true,{api.LABEL_CLUSTER}={cluster}"
+    index = {}
+    for api_version, kind in kinds:
+        try:
+            items = member.list(api_version, kind, label_selector=selector)
+        except kube.KubeError as err:
+            if err.status == 404:
+                continue
+            raise
+        for obj in items:
+            index[(api_version, kind, obj["metadata"].get("namespace") or "", obj["metadata"]["name"])] = obj
+    return index
+
+
+def _manifest_key(manifest: Mapping) -> tuple:
+    meta = manifest["metadata"]
+    return manifest["apiVersion"], manifest["kind"], meta.get("namespace") or "", meta["name"]
+
+
+def _ensure_namespace(member: kube.Kube, namespace: str, known: set, check_mode: bool) -> None:
+    if not namespace or namespace in known:
+        return
+    if member.get("v1", "Namespace", namespace) is None and not check_mode:
+        try:
+            member.create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {
+                        "name": namespace,
+                        "labels": {api.LABEL_MANAGED: "true"},
+                        "annotations": {api.ANNOTATION_CREATED_NAMESPACE: "true"},
+                    },
+                }
+            )
+        except kube.KubeError as err:
+            if err.status != 409:
+                raise
+    known.add(namespace)
+
+
+def _work_status(
+    work: Mapping, live: Mapping | None, now: dt.datetime, error: str | None = None, applied_hash: str | None = None
+) -> dict:
+    current = work.get("status") or {}
+    manifest = work["spec"]["manifest"]
+    conditions = current.get("conditions") or []
+    new = dict(current)
+    new["observedGeneration"] = work["metadata"].get("generation")
+    if error is not None:
+        new.update({"applied": False, "available": False, "message": error[:4000]})
+        conditions = status.set_condition(conditions, "Applied", "False", "ApplyFailed", error[:1000], now)
+        conditions = status.set_condition(conditions, "Degraded", "True", "ApplyFailed", error[:1000], now)
+        new["conditions"] = conditions
+        return new
+    available = status.is_available(manifest["kind"], live) if live else False
+    new.update(
+        {
+            "applied": True,
+            "available": bool(available),
+            "message": "",
+            "downstreamStatus": status.downstream_status(live) if live else {},
+            "downstreamFingerprint": fingerprint(live) or "",
+            "downstreamUID": live["metadata"].get("uid", "") if live else "",
+        }
+    )
+    if applied_hash:
+        new["appliedManifestHash"] = applied_hash
+        new["lastAppliedTime"] = status.format_time(now)
+    conditions = status.set_condition(conditions, "Applied", "True", "Applied", "", now)
+    conditions = status.set_condition(
+        conditions, "Available", "True" if available else "False", "Available" if available else "NotAvailable", "", now
+    )
+    conditions = status.set_condition(conditions, "Degraded", "False", "Healthy", "", now)
+    new["conditions"] = conditions
+    return new
+
+
+def apply_works(
+    member: kube.Kube,
+    cluster: str,
+    works: list[Mapping],
+    now: dt.datetime,
+    check_mode: bool = False,
+    diff: bool = False,
+) -> MemberReport:
+    """Make the member hold exactly the manifests of ``works`` (the SyncWorks of ``cluster``)."""
+    report = MemberReport(cluster)
+    live = _live_index(member, cluster, works)
+    namespaces: set = set()
+    for work in sorted(works, key=lambda w: (w["metadata"].get("deletionTimestamp") is None, _key(w))):
+        manifest = work["spec"]["manifest"]
+        key = _manifest_key(manifest)
+        try:
+            if work["metadata"].get("deletionTimestamp"):
+                _finish_deleted(member, work, live.get(key), report, check_mode)
+                continue
+            _apply_one(member, work, live.get(key), namespaces, report, now, check_mode, diff)
+        except kube.KubeError as err:
+            report.errors.append(
+                {
+                    "kind": manifest["kind"],
+                    "namespace": key[2],
+                    "name": key[3],
+                    "status": err.status,
+                    "message": str(err),
+                }
+            )
+            report.statuses[_key(work)] = _work_status(work, None, now, error=str(err))
+    return report
+
+
+def _apply_one(
+    member: kube.Kube,
+    work: Mapping,
+    current: Mapping | None,
+    namespaces: set,
+    report: MemberReport,
+    now: dt.datetime,
+    check_mode: bool,
+    diff: bool,
+) -> None:
+    manifest = work["spec"]["manifest"]
+    wanted_hash = render.manifest_hash(manifest)
+    previous = work.get("status") or {}
+    if (
+        current is not None
+        and previous.get("appliedManifestHash") == wanted_hash
+        and previous.get("downstreamFingerprint") == fingerprint(current)
+    ):
+        report.unchanged += 1
+        report.statuses[_key(work)] = _work_status(work, current, now)
+        return
+    _ensure_namespace(member, manifest["metadata"].get("namespace") or "", namespaces, check_mode)
+    try:
+        result = member.apply(manifest, SYNCER, force=True, dry_run=check_mode)
+    except kube.KubeError as err:
+        if check_mode and err.status == 404 and err.details.get("kind") == "namespaces":
+            result = dict(manifest)  # its namespace would be created first
+        else:
+            raise
+    if current is None:
+        report.created += 1
+    elif kube.comparable(result) != kube.comparable(current):
+        report.updated += 1
+    else:
+        report.unchanged += 1
+    if diff and (current is None or kube.comparable(result) != kube.comparable(current)):
+        report.diffs.append(
+            {
+                "cluster": report.cluster,
+                "kind": manifest["kind"],
+                "name": manifest["metadata"]["name"],
+                "before": kube.comparable(current) or {},
+                "after": kube.comparable(result) or {},
+            }
+        )
+    report.statuses[_key(work)] = _work_status(
+        work, result if not check_mode else current or result, now, applied_hash=wanted_hash
+    )
+
+
+def _finish_deleted(
+    member: kube.Kube, work: Mapping, current: Mapping | None, report: MemberReport, check_mode: bool
+) -> None:
+    """Finalizer protocol: delete the downstream object (policy Delete), then the SyncWork may go."""
+    manifest = work["spec"]["manifest"]
+    if work["spec"].get("deletionPolicy", "Delete") == "Delete" and current is not None:
+        meta = manifest["metadata"]
+        member.delete(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace"), dry_run=check_mode)
+        report.deleted += 1
+    report.finished.append(work)
+
+
+def release_finished(hub: kube.Kube, report: MemberReport, check_mode: bool = False) -> None:
+    """Remove the syncer finalizer from SyncWorks whose downstream side is done."""
+    if check_mode:
+        return
+    for work in report.finished:
+        current = hub.get(api.API_VERSION, api.KIND_SYNCWORK, work["metadata"]["name"], work["metadata"]["namespace"])
+        if current is None:
+            continue
+        finalizers = [f for f in current["metadata"].get("finalizers") or [] if f != api.FINALIZER_SYNCER]
+        hub.patch(
+            api.API_VERSION,
+            api.KIND_SYNCWORK,
+            current["metadata"]["name"],
+            {"metadata": {"finalizers": finalizers or None, "resourceVersion": current["metadata"]["resourceVersion"]}},
+            namespace=current["metadata"]["namespace"],
+        )
+
+
+def write_work_statuses(
+    hub: kube.Kube, works: Iterable[Mapping], report: MemberReport, check_mode: bool = False
+) -> int:
+    """Write the SyncWork statuses a member pass computed; returns how many changed."""
+    written = 0
+    for work in works:
+        new = report.statuses.get(_key(work))
+        if new is None or work["metadata"].get("deletionTimestamp"):
+            continue
+        if work.get("metadata", {}).get("uid") is None:
+            continue  # check mode: the SyncWork does not exist yet
+        if _apply_status(hub, work, work.get("status") or {}, new, check_mode, manager=SYNCER):
+            work["status"] = new
+            written += 1
+    return written
+
+
+# ------------------------------------------------------------------ push mode
+
+
+def member_client(hub: kube.Kube, registration: Mapping) -> kube.Kube:
+    """The member's client from its push-mode credentials Secret on the hub."""
+    name = registration["metadata"]["name"]
+    ref = (registration.get("spec") or {}).get("credentialsSecretRef") or {}
+    if not ref:
+        raise api.SpecError(f"ClusterRegistration {name}", "has no credentialsSecretRef: it is not in push mode")
+    secret = hub.get("v1", "Secret", ref["name"], ref.get("namespace") or api.SYSTEM_NAMESPACE)
+    data = ((secret or {}).get("data") or {}).get("kubeconfig")
+    if not data:
+        raise api.SpecError(
+            f"ClusterRegistration {name}",
+            f"credentials Secret {ref.get('namespace')}/{ref['name']} is missing or has no kubeconfig",
+        )
+    config = json.loads(base64.b64decode(data))
+    return kube.client_for(kube.ClientConfig(kubeconfig=config))
+
+
+def hub_works_for(hub: kube.Kube, cluster: str, namespace: str | None = None) -> list[dict]:
+    selector = f"{render.LABEL_SOURCE_NAMESPACE}={render.label_value(namespace)}" if namespace else None
+    return hub.list(
+        api.API_VERSION, api.KIND_SYNCWORK, namespace=api.cluster_namespace(cluster), label_selector=selector
+    )
+
+
+def run_members(members: Mapping[str, Any], task, concurrency: int = 8) -> dict:
+    """Run ``task(cluster, client)`` for every member in parallel (bounded); returns results by cluster."""
+    if not members:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(members)))) as pool:
+        futures = {name: pool.submit(task, name, client) for name, client in members.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+# ------------------------------------------------------------------ aggregate (hub)
+
+
+def _source_of(work: Mapping) -> tuple:
+    src = (work.get("spec") or {}).get("source") or {}
+    return src.get("apiVersion"), src.get("kind"), src.get("name")
+
+
+def aggregate_status(
+    hub: kube.Kube,
+    plan: Plan,
+    works: Iterable[Mapping],
+    now: dt.datetime,
+    check_mode: bool = False,
+    gates: api.FeatureGates | None = None,
+) -> int:
+    """Write the sources' aggregated status and each placement's summary; returns writes."""
+    gates = gates or api.FeatureGates.from_overrides()
+    by_source: dict = {}
+    by_placement: dict = {}
+    for work in works:
+        if work["metadata"].get("deletionTimestamp"):
+            continue
+        by_source.setdefault(_source_of(work), []).append(work)
+        by_placement.setdefault((work.get("spec") or {}).get("placement"), []).append(work)
+    written = 0
+    if gates.is_enabled("TMCStatusAggregation"):
+        for key, source in plan.sources.items():
+            placed = by_source.get(key)
+            if not placed or source["kind"] not in STATUS_KINDS:
+                continue
+            per_cluster = {w["spec"]["cluster"]: (w.get("status") or {}).get("downstreamStatus") or {} for w in placed}
+            new = status.aggregate_status(source["kind"], per_cluster, now, source["metadata"].get("generation"))
+            if _apply_status(hub, source, source.get("status") or {}, new, check_mode, manager=CONTROLLER):
+                written += 1
+    for outcome in plan.placements:
+        wp = outcome.placement
+        placed = by_placement.get(wp["metadata"]["name"], [])
+        summary = status.summarize(placed)
+        current = wp.get("status") or {}
+        new = {**current, "summary": summary["summary"]}
+        total = len([w for w in placed])
+        available = sum(1 for w in placed if status.work_state(w)[1])
+        applied = sum(1 for w in placed if status.work_state(w)[0])
+        conditions = current.get("conditions") or []
+        conditions = status.set_condition(
+            conditions,
+            "Synced",
+            "True" if applied == total else "False",
+            "Synced" if applied == total else "Pending",
+            f"{applied}/{total} workload objects applied",
+            now,
+        )
+        conditions = status.set_condition(
+            conditions,
+            "Available",
+            "True" if available == total else "False",
+            "Available" if available == total else "NotAvailable",
+            f"{available}/{total} workload objects available",
+            now,
+        )
+        new["conditions"] = conditions
+        fresh = (
+            hub.get(api.API_VERSION, api.KIND_PLACEMENT, wp["metadata"]["name"], wp["metadata"]["namespace"])
+            if not check_mode
+            else wp
+        )
+        if fresh is None:
+            continue
+        base = fresh.get("status") or {}
+        merged = {**base, "summary": new["summary"], "conditions": _merge_conditions(base, conditions)}
+        if _apply_status(hub, fresh, base, merged, check_mode):
+            written += 1
+    return written
+
+
+def _merge_conditions(base: Mapping, conditions: list) -> list:
+    """Keep the freshest Scheduled (written by the decision step) and our Synced/Available."""
+    scheduled = [c for c in base.get("conditions") or [] if c.get("type") == "Scheduled"]
+    ours = [c for c in conditions if c.get("type") != "Scheduled"]
+    return scheduled + ours

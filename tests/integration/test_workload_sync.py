@@ -1,0 +1,241 @@
+"""workload_sync on the real testbed: Divided placement, updates, overrides, drift, deletion, Orphan."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from hack.testbed import HUB
+
+from .ansible_cli import run_module
+
+GROUP, VERSION = "tmc.kcp.io", "v1alpha1"
+
+
+def hub_args(bed, **extra):
+    return {"kubeconfig": str(bed.kubeconfig(HUB, direct=True)), **extra}
+
+
+@pytest.fixture(scope="module")
+def registered(tmc_hub):
+    """Every member registered in push mode with a fresh heartbeat."""
+    bed = tmc_hub
+    for name in bed.members:
+        run = run_module(
+            "cluster_registration",
+            hub_args(
+                bed,
+                name=name,
+                location=bed.state["clusters"][name]["region"],
+                heartbeat=True,
+                labels={"env": "test"},
+                member={"kubeconfig": str(bed.kubeconfig(name, direct=True))},
+            ),
+        )
+        assert not run.failed, run.output
+    return bed
+
+
+@pytest.fixture
+def shop(registered, hub_api_client):
+    """A hub namespace with a Deployment (6 replicas), a Service and a ConfigMap."""
+    ns = f"shop-{uuid.uuid4().hex[:6]}"
+    core, apps = client.CoreV1Api(hub_api_client), client.AppsV1Api(hub_api_client)
+    core.create_namespace({"metadata": {"name": ns}})
+    labels = {"app": "web"}
+    core.create_namespaced_config_map(
+        ns, {"metadata": {"name": "web-config", "labels": labels}, "data": {"greeting": "hello"}}
+    )
+    core.create_namespaced_service(
+        ns,
+        {
+            "metadata": {"name": "web", "labels": labels},
+            "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+    )
+    apps.create_namespaced_deployment(
+        ns,
+        {
+            "metadata": {"name": "web", "labels": labels},
+            "spec": {
+                "replicas": 6,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "web",
+                                "image": "registry.example/web:1.0",
+                                "envFrom": [{"configMapRef": {"name": "web-config"}}],
+                            }
+                        ]
+                    },
+                },
+            },
+        },
+    )
+    yield ns
+    run_module("workload_sync", hub_args(registered, namespace=ns, fail_on_error=False))
+    core.delete_namespace(ns)
+
+
+def placement(ns, **spec):
+    body = {
+        "workloadSelector": {"matchLabels": {"app": "web"}},
+        "replicaScheduling": {
+            "type": "Divided",
+            "weights": [{"cluster": c, "weight": 1} for c in ("member1", "member2", "member3")],
+        },
+        **spec,
+    }
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "WorkloadPlacement",
+        "metadata": {"name": "web", "namespace": ns},
+        "spec": body,
+    }
+
+
+def create_placement(hub_api_client, ns, **spec):
+    client.CustomObjectsApi(hub_api_client).create_namespaced_custom_object(
+        GROUP, VERSION, ns, "workloadplacements", placement(ns, **spec)
+    )
+
+
+def member_deployment(member_api_clients, cluster, ns):
+    try:
+        return client.AppsV1Api(member_api_clients[cluster]).read_namespaced_deployment("web", ns)
+    except ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+
+
+def sync(bed, ns, check=False, **extra):
+    run = run_module("workload_sync", hub_args(bed, namespace=ns, **extra), check=check)
+    assert not run.failed, run.output
+    return run
+
+
+def test_divided_placement_runs_everywhere_and_reports_on_the_hub(registered, hub_api_client, member_api_clients, shop):
+    bed, ns = registered, shop
+    create_placement(hub_api_client, ns)
+
+    check = sync(bed, ns, check=True)
+    assert check.changed
+    assert check.result["syncworks"]["created"] == 9
+    assert all(member_deployment(member_api_clients, c, ns) is None for c in bed.members)
+
+    real = sync(bed, ns, wait=True, wait_timeout=180)
+    assert real.changed and real.result["available"]
+    assert real.result["syncworks"] == {"created": 9, "updated": 0, "deleted": 0}
+    for cluster in bed.members:
+        deployment = member_deployment(member_api_clients, cluster, ns)
+        assert deployment.spec.replicas == 2
+        assert deployment.metadata.labels["tmc.kcp.io/managed"] == "true"
+        assert deployment.metadata.labels["tmc.kcp.io/cluster"] == cluster
+        assert deployment.status.available_replicas == 2
+        pods = client.CoreV1Api(member_api_clients[cluster]).list_namespaced_pod(ns).items
+        assert len(pods) == 2 and all(p.status.phase == "Running" for p in pods)
+        assert client.CoreV1Api(member_api_clients[cluster]).read_namespaced_config_map("web-config", ns)
+    hub_deployment = client.AppsV1Api(hub_api_client).read_namespaced_deployment("web", ns)
+    assert hub_deployment.status.available_replicas == 6
+    assert hub_deployment.status.replicas == 6
+    wp = client.CustomObjectsApi(hub_api_client).get_namespaced_custom_object(
+        GROUP, VERSION, ns, "workloadplacements", "web"
+    )
+    assert sorted(d["cluster"] for d in wp["status"]["decisions"]) == ["member1", "member2", "member3"]
+
+    repeat = sync(bed, ns)
+    assert not repeat.changed, repeat.result
+    assert all(c["unchanged"] == 3 for c in repeat.result["clusters"].values())
+    assert not sync(bed, ns, check=True).changed
+
+
+def test_updates_overrides_drift_and_deletion(registered, hub_api_client, member_api_clients, shop):
+    bed, ns = registered, shop
+    create_placement(hub_api_client, ns, overrides=[{"clusters": ["member3"], "image": {"registry": "mirror.example"}}])
+    sync(bed, ns)
+    image = {
+        c: member_deployment(member_api_clients, c, ns).spec.template.spec.containers[0].image for c in bed.members
+    }
+    assert image == {
+        "member1": "registry.example/web:1.0",
+        "member2": "registry.example/web:1.0",
+        "member3": "mirror.example/web:1.0",
+    }
+
+    apps = client.AppsV1Api(hub_api_client)
+    apps.patch_namespaced_deployment(
+        "web",
+        ns,
+        {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "registry.example/web:2.0"}]}}}},
+    )
+    updated = sync(bed, ns)
+    assert updated.changed and updated.result["syncworks"]["updated"] == 3
+    image = {
+        c: member_deployment(member_api_clients, c, ns).spec.template.spec.containers[0].image for c in bed.members
+    }
+    assert image == {
+        "member1": "registry.example/web:2.0",
+        "member2": "registry.example/web:2.0",
+        "member3": "mirror.example/web:2.0",
+    }
+
+    # Drift: someone scales the copy on member2 directly; the next sync puts it back.
+    client.AppsV1Api(member_api_clients["member2"]).patch_namespaced_deployment("web", ns, {"spec": {"replicas": 5}})
+    drift = sync(bed, ns)
+    assert drift.changed and drift.result["clusters"]["member2"]["updated"] == 1
+    assert member_deployment(member_api_clients, "member2", ns).spec.replicas == 2
+
+    # Deleting on the hub removes the object everywhere.
+    client.CoreV1Api(hub_api_client).delete_namespaced_service("web", ns)
+    gone = sync(bed, ns)
+    assert gone.result["syncworks"]["deleted"] == 3
+    for cluster in bed.members:
+        with pytest.raises(ApiException) as err:
+            client.CoreV1Api(member_api_clients[cluster]).read_namespaced_service("web", ns)
+        assert err.value.status == 404
+    works = client.CustomObjectsApi(hub_api_client).list_namespaced_custom_object(
+        GROUP, VERSION, "tmc-cluster-member1", "syncworks", label_selector=f"tmc.kcp.io/source-namespace={ns}"
+    )["items"]
+    assert sorted(w["spec"]["manifest"]["kind"] for w in works) == ["ConfigMap", "Deployment"]
+
+
+def test_orphan_policy_leaves_objects_on_members(registered, hub_api_client, member_api_clients, shop):
+    bed, ns = registered, shop
+    create_placement(hub_api_client, ns, deletionPolicy="Orphan")
+    sync(bed, ns)
+    client.CoreV1Api(hub_api_client).delete_namespaced_config_map("web-config", ns)
+    run = sync(bed, ns)
+    assert run.result["syncworks"]["deleted"] == 3
+    for cluster in bed.members:
+        assert client.CoreV1Api(member_api_clients[cluster]).read_namespaced_config_map("web-config", ns)
+
+
+def test_a_refused_object_is_reported_and_stops_nothing(registered, hub_api_client, member_api_clients, shop):
+    bed, ns = registered, shop
+    create_placement(hub_api_client, ns)
+    sync(bed, ns)
+    # A quota on member1 refuses the Service; everything else keeps running there.
+    client.CoreV1Api(member_api_clients["member1"]).create_namespaced_resource_quota(
+        ns, {"metadata": {"name": "no-services"}, "spec": {"hard": {"services": "0"}}}
+    )
+    client.CoreV1Api(member_api_clients["member1"]).delete_namespaced_service("web", ns)
+    run = run_module("workload_sync", hub_args(bed, namespace=ns, fail_on_error=False))
+    assert not run.failed, run.output
+    errors = run.result["errors"]
+    assert len(errors) == 1 and errors[0]["cluster"] == "member1" and errors[0]["kind"] == "Service"
+    assert "exceeded quota" in errors[0]["message"]
+    assert member_deployment(member_api_clients, "member1", ns) is not None
+    assert client.CoreV1Api(member_api_clients["member2"]).read_namespaced_service("web", ns)
+    work = client.CustomObjectsApi(hub_api_client).get_namespaced_custom_object(
+        GROUP, VERSION, "tmc-cluster-member1", "syncworks", f"service.{ns}.web"
+    )
+    assert work["status"]["applied"] is False and "exceeded quota" in work["status"]["message"]
+    failing = run_module("workload_sync", hub_args(bed, namespace=ns))
+    assert failing.failed and "could not be synced" in failing.result["msg"]
