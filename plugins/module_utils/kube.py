@@ -266,13 +266,65 @@ def _status_message(status: int, body: str) -> tuple[str, str, dict]:
     return f"HTTP {status}", "", {}
 
 
+class CircuitBreaker:
+    """Fails fast after ``threshold`` consecutive transient failures, for ``cooldown`` seconds.
+
+    After the cooldown one call is let through (half-open); its success closes
+    the circuit, its failure opens it again. Daemons give one to each API server
+    so that a dead or very slow server costs no threads and no timeouts.
+    """
+
+    def __init__(self, threshold: int = 5, cooldown: float = 10.0, clock: Callable[[], float] = time.monotonic):
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self.clock = clock
+        self.failures = 0
+        self.opened_at: float | None = None
+        self.trips = 0
+        self._lock = threading.Lock()
+
+    @property
+    def is_open(self) -> bool:
+        with self._lock:
+            return self.opened_at is not None and self.clock() - self.opened_at < self.cooldown
+
+    def before_call(self, where: str) -> None:
+        if self.is_open:
+            raise KubeError(
+                f"{where}: circuit open after {self.failures} consecutive failures; retrying after {self.cooldown:g}s",
+                0,
+                "CircuitOpen",
+            )
+
+    def record(self, ok: bool) -> None:
+        with self._lock:
+            if ok:
+                self.failures, self.opened_at = 0, None
+                return
+            self.failures += 1
+            if self.failures >= self.threshold:
+                if self.opened_at is None or self.clock() - self.opened_at >= self.cooldown:
+                    self.trips += 1
+                self.opened_at = self.clock()
+
+
 class Kube:
     """Plain-dict access to one API server."""
 
-    def __init__(self, api_client, cfg: ClientConfig | None = None, retry: RetryPolicy = RetryPolicy()):
+    def __init__(
+        self,
+        api_client,
+        cfg: ClientConfig | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        breaker: CircuitBreaker | None = None,
+        observer: Callable[[str, str, int, float], None] | None = None,
+    ):
         self.api_client = api_client
         self.cfg = cfg or ClientConfig()
         self.retry = retry
+        self.breaker = breaker
+        # observer(method, path, status, seconds) after each attempt (metrics); status 0 = no answer
+        self.observer = observer
         self._resources: dict[tuple[str, str], Resource] = {}
         self._discovered: set[str] = set()
         self._lock = threading.Lock()
@@ -299,6 +351,18 @@ class Kube:
             body = json.dumps(body)
 
         def call():
+            if self.breaker is not None:
+                self.breaker.before_call(f"{method} {path}")
+            started = time.monotonic()
+            try:
+                result = attempt()
+            except KubeError as err:
+                self._record(method, path, err.status, started, failed=is_transient(err))
+                raise
+            self._record(method, path, 200, started, failed=False)
+            return result
+
+        def attempt():
             try:
                 method_, url, headers, body_, post = self.api_client.param_serialize(
                     method,
@@ -330,6 +394,76 @@ class Kube:
             return json.loads(text) if text else None
 
         return with_retries(call, retry or self.retry)
+
+    def _record(self, method: str, path: str, status: int, started: float, failed: bool) -> None:
+        if self.breaker is not None:
+            self.breaker.record(not failed)
+        if self.observer is not None:
+            self.observer(method, path, status, time.monotonic() - started)
+
+    # -- watch
+
+    def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        timeout_seconds: int = 240,
+    ) -> Iterator[tuple[str, dict]]:
+        """Stream (type, object) events from ``resource_version`` on; ends when the server closes.
+
+        ``type`` is ADDED, MODIFIED, DELETED or BOOKMARK. A KubeError with status 410
+        means the version is too old: list again (see daemons.Reflector).
+        """
+        res = self.resource(api_version, kind)
+        path = res.path(namespace)
+        if self.breaker is not None:
+            self.breaker.before_call(f"WATCH {path}")
+        query = [("watch", "true"), ("allowWatchBookmarks", "true"), ("timeoutSeconds", timeout_seconds)]
+        if resource_version:
+            query.append(("resourceVersion", resource_version))
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        started = time.monotonic()
+        try:
+            method_, url, headers, _body, _post = self.api_client.param_serialize(
+                "GET", path, query_params=query, header_params={"Accept": JSON}, auth_settings=["BearerToken"]
+            )
+            response = self.api_client.call_api(
+                method_, url, header_params=headers, _request_timeout=(10, timeout_seconds + 30)
+            )
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as err:
+            self._record("WATCH", path, 0, started, failed=True)
+            raise KubeError(f"WATCH {path}: cannot reach {self.host}: {type(err).__name__}", 0) from None
+        raw = response.response
+        try:
+            if response.status != 200:
+                message, reason, details = _status_message(response.status, raw.read().decode("utf-8", "replace"))
+                self._record("WATCH", path, response.status, started, failed=response.status >= 500)
+                raise KubeError(f"WATCH {path}: {message}", response.status, reason, details)
+            self._record("WATCH", path, 200, started, failed=False)
+            try:
+                for line in raw:
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    if event.get("type") == "ERROR":
+                        status = event.get("object") or {}
+                        raise KubeError(
+                            f"WATCH {path}: {status.get('message', 'error')}",
+                            int(status.get("code") or 0),
+                            status.get("reason", ""),
+                        )
+                    obj = event.get("object") or {}
+                    obj.setdefault("apiVersion", api_version)
+                    obj.setdefault("kind", kind)
+                    yield event["type"], obj
+            except (urllib3.exceptions.HTTPError, OSError) as err:
+                raise KubeError(f"WATCH {path}: connection lost: {type(err).__name__}", 0) from None
+        finally:
+            raw.release_conn()
 
     # -- discovery
 

@@ -170,9 +170,14 @@ EXAMPLES = r"""
       kubeconfig: ~/.kube/member1.kubeconfig
     syncer_kubeconfig_dest: /etc/tmc/member1-syncer.kubeconfig
 
+# Each run states the whole registration (server-side apply): repeat the labels
+# and location when you only mean to cordon, or they are removed.
 - name: Cordon member2 (no new placements; running workloads stay)
   tmc.multicluster.cluster_registration:
     name: member2
+    location: us-west
+    labels:
+      tier: prod
     unschedulable: true
     member:
       kubeconfig: ~/.kube/member2.kubeconfig

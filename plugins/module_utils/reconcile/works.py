@@ -49,19 +49,19 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _key(obj: Mapping) -> tuple[str, str]:
+def object_key(obj: Mapping) -> tuple[str, str]:
     meta = obj["metadata"]
     return meta.get("namespace") or "", meta["name"]
 
 
-def _source_key(obj: Mapping) -> tuple[str, str, str]:
+def source_key(obj: Mapping) -> tuple[str, str, str]:
     return obj["apiVersion"], obj["kind"], obj["metadata"]["name"]
 
 
 # ------------------------------------------------------------------ sources
 
 
-def api_version_for(hub: kube.Kube, group: str) -> str:
+def api_version_for(hub, group: str) -> str:
     if group in KNOWN_VERSIONS:
         return f"{group}/{KNOWN_VERSIONS[group]}" if group else "v1"
     found = hub.request("GET", f"/apis/{group}")
@@ -73,7 +73,7 @@ def resources_of(spec: Mapping) -> list[tuple[str, str]]:
     return [(r.get("group", "") or "", r["kind"]) for r in listed]
 
 
-def list_sources(hub: kube.Kube, namespace: str, resources: Iterable[tuple[str, str]]) -> dict:
+def list_sources(hub, namespace: str, resources: Iterable[tuple[str, str]]) -> dict:
     """Every object of the listed kinds in a hub namespace, keyed by (apiVersion, kind, name)."""
     found: dict = {}
     for group, kind in sorted(set(resources)):
@@ -87,7 +87,7 @@ def list_sources(hub: kube.Kube, namespace: str, resources: Iterable[tuple[str, 
         for obj in items:
             if _is_service_account_token(obj) or obj["metadata"]["name"] == "kube-root-ca.crt":
                 continue
-            found[_source_key(obj)] = obj
+            found[source_key(obj)] = obj
     return found
 
 
@@ -103,7 +103,7 @@ def selected_sources(spec: Mapping, sources: Mapping) -> list[dict]:
         for key, obj in sources.items()
         if key[1] in kinds and render.selector_matches(selector, obj["metadata"].get("labels"), "spec.workloadSelector")
     ]
-    return sorted(chosen, key=_source_key)
+    return sorted(chosen, key=source_key)
 
 
 def pod_request(source: Mapping) -> dict | None:
@@ -143,6 +143,7 @@ class Plan:
     placements: list = field(default_factory=list)
     sources: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)
+    only_sources: set | None = None
 
     def works_for(self, cluster: str) -> list[dict]:
         """What a member should hold after this plan (deleted works marked for deletion)."""
@@ -171,7 +172,7 @@ def _cluster_labels(registrations: Iterable[Mapping]) -> dict[str, dict]:
     return {r["metadata"]["name"]: dict(r["metadata"].get("labels") or {}) for r in registrations}
 
 
-def _dependency_sources(source: Mapping, sources: Mapping, hub: kube.Kube, namespace: str) -> list[dict]:
+def _dependency_sources(source: Mapping, sources: Mapping, hub, namespace: str) -> list[dict]:
     found = []
     for kind, name in sorted(render.dependencies(source)):
         key = ("v1", kind, name)
@@ -184,15 +185,22 @@ def _dependency_sources(source: Mapping, sources: Mapping, hub: kube.Kube, names
 
 
 def plan_works(
-    hub: kube.Kube,
+    hub,
     namespace: str,
     now: dt.datetime,
     placement_name: str | None = None,
     clusters: Iterable[str] | None = None,
     gates: api.FeatureGates | None = None,
+    only_sources: set | None = None,
 ) -> Plan:
-    """Decide and render, reading only. Scope: one namespace, optionally one placement or some clusters."""
+    """Decide and render, reading only. Scope: one namespace, optionally one placement, some clusters,
+    or some sources ((apiVersion, kind, name) keys: the controller's per-object passes).
+
+    ``hub`` is anything with the read methods of ``kube.Kube`` (``list``, ``get``, ``request``):
+    a client, or the controller's watch caches.
+    """
     plan = Plan(namespace)
+    plan.only_sources = only_sources
     wanted_clusters = set(clusters) if clusters else None
     placements = sorted(
         hub.list(api.API_VERSION, api.KIND_PLACEMENT, namespace=namespace), key=lambda p: p["metadata"]["name"]
@@ -221,7 +229,7 @@ def plan_works(
         outcome = PlacementOutcome(wp, result)
         plan.placements.append(outcome)
         for source in selected_sources(spec, plan.sources):
-            key = _source_key(source)
+            key = source_key(source)
             if key in claimed:
                 if in_scope:
                     plan.errors.append(
@@ -235,16 +243,16 @@ def plan_works(
                 continue
             claimed[key] = name
             outcome.workloads += 1
-            if not in_scope:
+            if not in_scope or (only_sources is not None and key not in only_sources):
                 continue
             followers = (
                 _dependency_sources(source, plan.sources, hub, namespace) if spec.get("propagateDependencies") else []
             )
             for obj in [source, *followers]:
-                if obj is not source and _source_key(obj) in claimed:
+                if obj is not source and source_key(obj) in claimed:
                     continue
                 if obj is not source:
-                    claimed[_source_key(obj)] = name
+                    claimed[source_key(obj)] = name
                 _render_for_clusters(plan, obj, spec, result, name, labels_of, wanted_clusters)
     _diff_plan(hub, plan, namespace, placement_name, wanted_clusters)
     return plan
@@ -283,13 +291,13 @@ def _render_for_clusters(
                 }
             )
             continue
-        plan.desired[_key(work)] = work
+        plan.desired[object_key(work)] = work
 
 
-def _diff_plan(hub: kube.Kube, plan: Plan, namespace: str, placement_name: str | None, wanted: set | None) -> None:
+def _diff_plan(hub, plan: Plan, namespace: str, placement_name: str | None, wanted: set | None) -> None:
     selector = f"{render.LABEL_SOURCE_NAMESPACE}={render.label_value(namespace)}"
     for work in hub.list(api.API_VERSION, api.KIND_SYNCWORK, label_selector=selector):
-        plan.existing[_key(work)] = work
+        plan.existing[object_key(work)] = work
     for key, work in sorted(plan.desired.items()):
         current = plan.existing.get(key)
         if current is None:
@@ -305,6 +313,8 @@ def _diff_plan(hub: kube.Kube, plan: Plan, namespace: str, placement_name: str |
         if placement_name is not None and labels.get(api.LABEL_PLACEMENT) != render.label_value(placement_name):
             continue
         if wanted is not None and (work.get("spec") or {}).get("cluster") not in wanted:
+            continue
+        if plan.only_sources is not None and source_of(work) not in plan.only_sources:
             continue
         plan.delete.append(work)
 
@@ -467,7 +477,7 @@ def _live_index(member: kube.Kube, cluster: str, works: list[Mapping]) -> dict:
     return index
 
 
-def _manifest_key(manifest: Mapping) -> tuple:
+def manifest_key(manifest: Mapping) -> tuple:
     meta = manifest["metadata"]
     return manifest["apiVersion"], manifest["kind"], meta.get("namespace") or "", meta["name"]
 
@@ -538,14 +548,19 @@ def apply_works(
     now: dt.datetime,
     check_mode: bool = False,
     diff: bool = False,
+    live: Mapping | None = None,
 ) -> MemberReport:
-    """Make the member hold exactly the manifests of ``works`` (the SyncWorks of ``cluster``)."""
+    """Make the member hold exactly the manifests of ``works`` (the SyncWorks of ``cluster``).
+
+    ``live``: the member's managed objects keyed by (apiVersion, kind, namespace, name) when the
+    caller has them cached (the syncer's watches); else they are listed, one call per kind.
+    """
     report = MemberReport(cluster)
-    live = _live_index(member, cluster, works)
+    live = _live_index(member, cluster, works) if live is None else live
     namespaces: set = set()
-    for work in sorted(works, key=lambda w: (w["metadata"].get("deletionTimestamp") is None, _key(w))):
+    for work in sorted(works, key=lambda w: (w["metadata"].get("deletionTimestamp") is None, object_key(w))):
         manifest = work["spec"]["manifest"]
-        key = _manifest_key(manifest)
+        key = manifest_key(manifest)
         try:
             if work["metadata"].get("deletionTimestamp"):
                 _finish_deleted(member, work, live.get(key), report, check_mode)
@@ -561,7 +576,7 @@ def apply_works(
                     "message": str(err),
                 }
             )
-            report.statuses[_key(work)] = _work_status(work, None, now, error=str(err))
+            report.statuses[object_key(work)] = _work_status(work, None, now, error=str(err))
     return report
 
 
@@ -584,7 +599,7 @@ def _apply_one(
         and previous.get("downstreamFingerprint") == fingerprint(current)
     ):
         report.unchanged += 1
-        report.statuses[_key(work)] = _work_status(work, current, now)
+        report.statuses[object_key(work)] = _work_status(work, current, now)
         return
     _ensure_namespace(member, manifest["metadata"].get("namespace") or "", namespaces, check_mode)
     try:
@@ -610,7 +625,7 @@ def _apply_one(
                 "after": kube.comparable(result) or {},
             }
         )
-    report.statuses[_key(work)] = _work_status(
+    report.statuses[object_key(work)] = _work_status(
         work, result if not check_mode else current or result, now, applied_hash=wanted_hash
     )
 
@@ -651,7 +666,7 @@ def write_work_statuses(
     """Write the SyncWork statuses a member pass computed; returns how many changed."""
     written = 0
     for work in works:
-        new = report.statuses.get(_key(work))
+        new = report.statuses.get(object_key(work))
         if new is None or work["metadata"].get("deletionTimestamp"):
             continue
         if work.get("metadata", {}).get("uid") is None:
@@ -701,7 +716,7 @@ def run_members(members: Mapping[str, Any], task, concurrency: int = 8) -> dict:
 # ------------------------------------------------------------------ aggregate (hub)
 
 
-def _source_of(work: Mapping) -> tuple:
+def source_of(work: Mapping) -> tuple:
     src = (work.get("spec") or {}).get("source") or {}
     return src.get("apiVersion"), src.get("kind"), src.get("name")
 
@@ -721,7 +736,7 @@ def aggregate_status(
     for work in works:
         if work["metadata"].get("deletionTimestamp"):
             continue
-        by_source.setdefault(_source_of(work), []).append(work)
+        by_source.setdefault(source_of(work), []).append(work)
         by_placement.setdefault((work.get("spec") or {}).get("placement"), []).append(work)
     written = 0
     if gates.is_enabled("TMCStatusAggregation"):
