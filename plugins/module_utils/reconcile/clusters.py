@@ -557,14 +557,26 @@ def deregister_cluster(
 
 
 def update_health(
-    hub: kube.Kube, registration: Mapping, now: dt.datetime, thresholds: health.Thresholds, check_mode: bool = False
+    hub: kube.Kube,
+    registration: Mapping,
+    now: dt.datetime,
+    thresholds: health.Thresholds,
+    check_mode: bool = False,
+    lease: Mapping | None | bool = False,
+    failover: bool = True,
 ) -> tuple[bool, dict]:
-    """Recompute and write one cluster's conditions and taints from its Lease (controller loop)."""
+    """Recompute and write one cluster's conditions and taints from its Lease (controller loop).
+
+    ``lease``: the heartbeat Lease when the caller has it cached (None: there is none); by default
+    it is read. ``failover`` False (gate TMCFailover off) never taints NoExecute.
+    """
     name = registration["metadata"]["name"]
-    lease = read_lease(hub, name)
+    if lease is False:
+        lease = read_lease(hub, name)
     verdict = health.evaluate(registration, lease, now, thresholds)
+    taints = verdict.taints if failover else [t for t in verdict.taints if t["effect"] != "NoExecute"]
     status = dict(registration.get("status") or {})
-    status.update({"conditions": verdict.conditions, "taints": verdict.taints})
+    status.update({"conditions": verdict.conditions, "taints": taints})
     if verdict.last_heartbeat:
         status["lastHeartbeatTime"] = verdict.last_heartbeat
     return write_status(hub, registration, status, check_mode), status

@@ -728,8 +728,13 @@ def aggregate_status(
     now: dt.datetime,
     check_mode: bool = False,
     gates: api.FeatureGates | None = None,
+    only_sources: set | None = None,
+    placements: bool = True,
 ) -> int:
-    """Write the sources' aggregated status and each placement's summary; returns writes."""
+    """Write the sources' aggregated status and each placement's summary; returns writes.
+
+    ``only_sources`` limits the pass to some sources; ``placements`` False skips the summaries.
+    """
     gates = gates or api.FeatureGates.from_overrides()
     by_source: dict = {}
     by_placement: dict = {}
@@ -744,11 +749,18 @@ def aggregate_status(
             placed = by_source.get(key)
             if not placed or source["kind"] not in STATUS_KINDS:
                 continue
+            if only_sources is not None and key not in only_sources:
+                continue
             per_cluster = {w["spec"]["cluster"]: (w.get("status") or {}).get("downstreamStatus") or {} for w in placed}
             new = status.aggregate_status(source["kind"], per_cluster, now, source["metadata"].get("generation"))
-            if _apply_status(hub, source, source.get("status") or {}, new, check_mode, manager=CONTROLLER):
-                written += 1
-    for outcome in plan.placements:
+            try:
+                if _apply_status(hub, source, source.get("status") or {}, new, check_mode, manager=CONTROLLER):
+                    written += 1
+            except kube.KubeError as err:
+                if err.status != 404:
+                    raise  # 404: the source was deleted meanwhile; its SyncWorks go next
+
+    for outcome in plan.placements if placements else ():
         wp = outcome.placement
         placed = by_placement.get(wp["metadata"]["name"], [])
         summary = status.summarize(placed)

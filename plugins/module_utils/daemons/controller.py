@@ -1,0 +1,365 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to tmc.multicluster
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The controller: the hub side of TMC, run continuously.
+
+It watches ClusterRegistrations, heartbeat Leases, WorkloadPlacements, the
+workloads of the placed kinds and SyncWorks, and runs the same steps as the
+modules on every change: decide and render SyncWorks (``plan_works`` /
+``write_works``), aggregate status, keep cluster health and taints. With
+``TMCFailover`` a cluster whose heartbeat is older than the eviction timeout is
+tainted NoExecute, so placements that do not tolerate it move: the new copy is
+written at once, and the old one goes when that cluster's syncer comes back
+(the SyncWork finalizer), so nothing is lost and nothing stays duplicated.
+
+Several replicas may run; one leads (a Lease in ``tmc-system``), the others keep
+their caches warm and take over when its lease expires.
+
+Run: ``python -m ansible_collections.tmc.multicluster.plugins.module_utils.daemons controller --help``
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+import time
+from collections.abc import Mapping
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, render
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.runtime import log
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, works
+
+LEASE_NAME = "tmc-controller"
+HEALTH_INTERVAL = 2.0
+DEPENDENCY_KINDS = frozenset({"ConfigMap", "Secret"})
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tmc-controller", description=__doc__.split("\n\n")[0])
+    runtime.common_flags(p)
+    p.add_argument("--leader-elect", type=runtime._bool, default=True, help="run leader election (true|false)")
+    p.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
+    p.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
+    p.add_argument("--leader-elect-retry-period", type=float, default=2.0)
+    p.add_argument("--id", default=None, help="this replica's identity in the leader Lease")
+    return p
+
+
+class CachedHub:
+    """The hub as the engine reads it: from the watch caches, writes going to the client."""
+
+    def __init__(self, client: kube.Kube, reflectors: Mapping[tuple[str, str], runtime.Reflector]):
+        self._client = client
+        self._reflectors = reflectors
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def _reflector(self, api_version: str, kind: str) -> runtime.Reflector | None:
+        found = self._reflectors.get((api_version, kind))
+        return found if found is not None and found.synced.is_set() else None
+
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict]:
+        reflector = self._reflector(api_version, kind)
+        if reflector is None or field_selector:
+            return self._client.list(api_version, kind, namespace, label_selector, field_selector)
+        wanted = _parse_equality_selector(label_selector)
+        return [
+            o
+            for o in reflector.items()
+            if (namespace is None or (o["metadata"].get("namespace") or "") == namespace)
+            and all((o["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
+        ]
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        reflector = self._reflector(api_version, kind)
+        if reflector is None:
+            return self._client.get(api_version, kind, name, namespace)
+        return reflector.get(namespace, name)
+
+
+def _parse_equality_selector(text: str | None) -> dict[str, str]:
+    out = {}
+    for part in (text or "").split(","):
+        if part.strip():
+            key, _sep, value = part.partition("=")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _spec_changed(old: Mapping | None, new: Mapping) -> bool:
+    """False for changes of status only (such as the ones this controller writes)."""
+    if old is None:
+        return True
+    strip = ("status", "metadata")
+    before = {k: v for k, v in old.items() if k not in strip}
+    after = {k: v for k, v in new.items() if k not in strip}
+    meta_old, meta_new = old.get("metadata") or {}, new.get("metadata") or {}
+    return (
+        before != after
+        or meta_old.get("labels") != meta_new.get("labels")
+        or meta_old.get("deletionTimestamp") != meta_new.get("deletionTimestamp")
+    )
+
+
+class Controller:
+    def __init__(self, hub: kube.Kube, args: argparse.Namespace, gates: api.FeatureGates, metrics: runtime.Metrics):
+        self.hub, self.args, self.gates, self.metrics = hub, args, gates, metrics
+        self.stop = threading.Event()
+        self.queue = runtime.WorkQueue("controller", metrics)
+        self.thresholds = health.Thresholds(args.heartbeat_threshold, args.eviction_timeout)
+        self.namespaces = set(runtime.split_list(args.namespaces))
+        self.reflectors: dict[tuple[str, str], runtime.Reflector] = {}
+        kinds = [
+            (api.API_VERSION, api.KIND_CLUSTER, None, self._on_cluster),
+            ("coordination.k8s.io/v1", "Lease", api.SYSTEM_NAMESPACE, self._on_lease),
+            (api.API_VERSION, api.KIND_PLACEMENT, None, self._on_placement),
+            (api.API_VERSION, api.KIND_SYNCWORK, None, self._on_syncwork),
+        ]
+        for group, kind in self._source_kinds():
+            kinds.append((works.api_version_for(hub, group), kind, None, self._on_source))
+        for api_version, kind, namespace, handler in kinds:
+            self.reflectors[(api_version, kind)] = runtime.Reflector(
+                hub,
+                api_version,
+                kind,
+                handler,
+                self.stop,
+                namespace=namespace,
+                label_selector=args.label_selector if handler == self._on_source and args.label_selector else None,
+                resync_period=args.resync_period,
+                metrics=metrics,
+                name=kind.lower(),
+            )
+        self.cached = CachedHub(hub, self.reflectors)
+        self.elector = None
+        if args.leader_elect:
+            self.elector = runtime.LeaderElector(
+                hub,
+                args.namespace,
+                LEASE_NAME,
+                args.id or runtime.default_identity(),
+                args.leader_elect_lease_duration,
+                args.leader_elect_renew_deadline,
+                args.leader_elect_retry_period,
+            )
+
+    def _source_kinds(self) -> list[tuple[str, str]]:
+        listed = runtime.split_list(self.args.resource_types)
+        if not listed:
+            return list(api.DEFAULT_RESOURCES)
+        out = []
+        for item in listed:
+            group, _sep, kind = item.rpartition("/")
+            out.append((group, kind))
+        return out
+
+    # -- which keys an event touches
+
+    def _watched(self, namespace: str) -> bool:
+        return not self.namespaces or namespace in self.namespaces
+
+    def _placement_namespaces(self) -> set[str]:
+        reflector = self.reflectors[(api.API_VERSION, api.KIND_PLACEMENT)]
+        return {p["metadata"]["namespace"] for p in reflector.items() if self._watched(p["metadata"]["namespace"])}
+
+    def _on_cluster(self, event: str, obj: dict, old) -> None:
+        self.queue.add(("health", obj["metadata"]["name"]))
+        if (
+            event == "SYNC"
+            or _spec_changed(old, obj)
+            or (old or {}).get("status", {}).get("taints") != (obj.get("status") or {}).get("taints")
+            or event == "DELETED"
+        ):
+            for namespace in self._placement_namespaces():
+                self.queue.add(("ns", namespace))
+
+    def _on_lease(self, _event: str, obj: dict, _old) -> None:
+        name = obj["metadata"]["name"]
+        if name.startswith(api.HEARTBEAT_LEASE_PREFIX):
+            self.queue.add(("health", name[len(api.HEARTBEAT_LEASE_PREFIX) :]))
+
+    def _on_placement(self, event: str, obj: dict, old) -> None:
+        namespace = obj["metadata"]["namespace"]
+        if self._watched(namespace) and (event in ("ADDED", "DELETED", "SYNC") or _spec_changed(old, obj)):
+            self.queue.add(("ns", namespace))
+
+    def _on_source(self, event: str, obj: dict, old) -> None:
+        namespace = obj["metadata"].get("namespace") or ""
+        if not self._watched(namespace) or namespace not in self._placement_namespaces():
+            return
+        if event not in ("ADDED", "DELETED", "SYNC") and not _spec_changed(old, obj):
+            return  # status only: ours
+        if obj["kind"] in DEPENDENCY_KINDS:
+            self.queue.add(("ns", namespace))  # it may follow a workload (propagateDependencies)
+        else:
+            self.queue.add(("src", namespace, obj["apiVersion"], obj["kind"], obj["metadata"]["name"]))
+
+    def _on_syncwork(self, _event: str, obj: dict, old) -> None:
+        labels = obj["metadata"].get("labels") or {}
+        namespace = labels.get(render.LABEL_SOURCE_NAMESPACE)
+        if namespace is None or not self._watched(namespace):
+            return
+        if (
+            old is not None
+            and (old.get("status") or {}) == (obj.get("status") or {})
+            and not obj["metadata"].get("deletionTimestamp")
+        ):
+            return
+        source = works.source_of(obj)
+        self.queue.add(("agg", namespace, *source))
+
+    # -- handling keys
+
+    def handle(self, key: tuple) -> None:
+        if self.elector is not None and not self.elector.is_leader.is_set():
+            return
+        kind = key[0]
+        with runtime.span(f"controller.{kind}", key=str(key)):
+            if kind == "health":
+                self._health(key[1])
+            elif kind == "ns":
+                self._sync(key[1], None)
+            elif kind == "src":
+                self._sync(key[1], {tuple(key[2:])})
+            elif kind == "agg":
+                self._aggregate(key[1], {tuple(key[2:])})
+
+    def _health(self, cluster: str) -> None:
+        registration = self.cached.get(api.API_VERSION, api.KIND_CLUSTER, cluster)
+        if registration is None:
+            return
+        lease = self.cached.get(
+            "coordination.k8s.io/v1", "Lease", api.heartbeat_lease_name(cluster), api.SYSTEM_NAMESPACE
+        )
+        clusters.update_health(
+            self.hub,
+            registration,
+            works.now_utc(),
+            self.thresholds,
+            lease=lease,
+            failover=self.gates.is_enabled("TMCFailover"),
+        )
+
+    def _sync(self, namespace: str, only_sources: set | None) -> None:
+        now = works.now_utc()
+        started = time.monotonic()
+        plan = works.plan_works(self.cached, namespace, now, gates=self.gates, only_sources=only_sources)
+        if self.metrics.enabled:
+            self.metrics.decision_seconds.observe(time.monotonic() - started)
+        counts = works.write_works(self.hub, plan, now)
+        for error in plan.errors + counts.errors:
+            log(logging.WARNING, "cannot place", namespace=namespace, **{k: str(v) for k, v in error.items()})
+        if counts.created or counts.updated or counts.deleted:
+            log(
+                logging.INFO,
+                "syncworks written",
+                namespace=namespace,
+                created=counts.created,
+                updated=counts.updated,
+                deleted=counts.deleted,
+            )
+
+    def _aggregate(self, namespace: str, only_sources: set) -> None:
+        plan = works.Plan(namespace)
+        for api_version, kind, name in only_sources:
+            source = self.cached.get(api_version, kind, name, namespace)
+            if source is not None:
+                plan.sources[(api_version, kind, name)] = source
+        placements = self.cached.list(api.API_VERSION, api.KIND_PLACEMENT, namespace=namespace)
+        plan.placements = [works.PlacementOutcome(p, None) for p in placements]
+        selector = f"{render.LABEL_SOURCE_NAMESPACE}={render.label_value(namespace)}"
+        current = self.cached.list(api.API_VERSION, api.KIND_SYNCWORK, label_selector=selector)
+        works.aggregate_status(self.hub, plan, current, works.now_utc(), gates=self.gates, only_sources=only_sources)
+
+    def _tick(self) -> None:
+        """Time moves health (a heartbeat ages without any event), so look at every cluster often."""
+        while not self.stop.wait(HEALTH_INTERVAL):
+            for registration in self.reflectors[(api.API_VERSION, api.KIND_CLUSTER)].items():
+                self.queue.add(("health", registration["metadata"]["name"]))
+
+    # -- run
+
+    def healthy(self) -> bool:
+        return not self.stop.is_set()
+
+    def ready(self) -> bool:
+        return all(r.synced.is_set() for r in self.reflectors.values())
+
+    def run(self, endpoints: runtime.Endpoints | None = None) -> int:
+        runtime.install_signal_handlers(self.stop)
+        log(logging.INFO, "controller starting", hub=self.hub.host, gates=self.gates.as_flag())
+        for reflector in self.reflectors.values():
+            reflector.start()
+        if self.elector is not None:
+            threading.Thread(
+                target=self.elector.run, args=(self.stop, self.metrics), name="leader", daemon=True
+            ).start()
+        threads = runtime.run_workers(self.queue, self.handle, self.args.concurrency, self.metrics, "controller")
+        threading.Thread(target=self._tick, name="health-tick", daemon=True).start()
+        was_leader = False
+        while not self.stop.wait(0.2):
+            leading = self.elector is None or self.elector.is_leader.is_set()
+            if leading and not was_leader:
+                self._resync_all()
+            was_leader = leading
+            if self.elector is not None and self.elector.lost.is_set():
+                log(logging.ERROR, "leadership lost; exiting so that a supervisor restarts this replica")
+                self.stop.set()
+                runtime.drain(self.queue, threads, timeout=5)
+                return 1
+        runtime.drain(self.queue, threads)
+        if self.elector is not None:
+            self.elector.release()
+        if endpoints is not None:
+            endpoints.close()
+        log(logging.INFO, "controller stopped")
+        return 0
+
+    def _resync_all(self) -> None:
+        """On becoming leader: look at everything once (a predecessor may have died mid-way)."""
+        for reflector in self.reflectors.values():
+            reflector.synced.wait(30)
+        for namespace in self._placement_namespaces():
+            self.queue.add(("ns", namespace))
+        for registration in self.reflectors[(api.API_VERSION, api.KIND_CLUSTER)].items():
+            self.queue.add(("health", registration["metadata"]["name"]))
+        selector_label = render.LABEL_SOURCE_NAMESPACE
+        for work in self.reflectors[(api.API_VERSION, api.KIND_SYNCWORK)].items():
+            namespace = (work["metadata"].get("labels") or {}).get(selector_label)
+            if namespace and self._watched(namespace):
+                self.queue.add(("agg", namespace, *works.source_of(work)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    runtime.setup_logging(args.log_format, args.log_level)
+    try:
+        gates = api.FeatureGates.from_flag(args.feature_gates)
+        gates.require(api.MASTER_GATE)
+        metrics = runtime.Metrics(enabled=gates.is_enabled("TMCObservability"))
+        hub = runtime.daemon_client(runtime.hub_config(args), "hub", metrics)
+        controller = Controller(hub, args, gates, metrics)
+    except api.TMCError as err:
+        log(logging.ERROR, f"refusing to start: {err}")
+        return 2
+    endpoints = runtime.Endpoints(metrics, controller.healthy, controller.ready)
+    if args.metrics_port:
+        endpoints.serve(args.bind_address, args.metrics_port)
+    if args.health_port and args.health_port != args.metrics_port:
+        endpoints.serve(args.bind_address, args.health_port)
+    return controller.run(endpoints)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

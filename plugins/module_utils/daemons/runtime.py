@@ -1,0 +1,746 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to tmc.multicluster
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What both daemons stand on: flags, logs, metrics, endpoints, watches, a work queue, leader election.
+
+Private to this collection. The pieces, each small:
+
+- ``Reflector``: list, then watch from the list's resourceVersion; re-list on 410
+  Gone or on a broken stream (after backoff); keeps a cache and calls a handler
+  for every change (kopf's watching.py and client-go's reflector do the same).
+- ``WorkQueue``: keys, not objects. A key is handled by one worker at a time, in
+  order; a key added while it is handled is handled again afterwards; failed keys
+  come back after an exponential backoff with jitter (client-go's workqueue).
+- ``LeaderElector``: a coordination.k8s.io Lease, acquired when free or expired,
+  renewed every retry period; timings validated as the kubernetes client does
+  (lease duration > renew deadline > jitter x retry period).
+- ``Endpoints``: ``/healthz``, ``/readyz`` and ``/metrics`` (Prometheus text).
+- ``json_logging``: one JSON object per line (or plain text).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import heapq
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube
+
+try:
+    import prometheus_client
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+    HAS_PROMETHEUS = True
+except ImportError:  # pragma: no cover - metrics are then off
+    HAS_PROMETHEUS = False
+
+try:  # OpenTelemetry is optional: spans are a no-op without it.
+    from opentelemetry import trace as _otel_trace
+
+    _TRACER = _otel_trace.get_tracer("tmc.multicluster")
+except ImportError:  # pragma: no cover
+    _TRACER = None
+
+LOG = logging.getLogger("tmc")
+
+
+# ------------------------------------------------------------------ flags
+
+
+def _bool(text: str) -> bool:
+    return str(text).strip().lower() in ("1", "true", "yes", "on")
+
+
+def common_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", help="kubeconfig of the hub (default: in-cluster or ~/.kube/config)")
+    parser.add_argument("--context", help="kubeconfig context of the hub")
+    parser.add_argument("--server", help="hub API server URL (with --token-file)")
+    parser.add_argument("--token-file", help="file holding a bearer token for the hub")
+    parser.add_argument("--certificate-authority", help="CA bundle of the hub API server")
+    parser.add_argument("--insecure-skip-tls-verify", action="store_true", help="do not verify the hub's certificate")
+    parser.add_argument("--namespace", default=api.SYSTEM_NAMESPACE, help="TMC's system namespace on the hub")
+    parser.add_argument("--concurrency", type=int, default=4, help="workers handling keys in parallel")
+    parser.add_argument("--resync-period", type=float, default=300.0, help="seconds between full resyncs")
+    parser.add_argument(
+        "--resource-types",
+        default="",
+        help="kinds to place (comma list of Kind or group/Kind); default: the placements' lists",
+    )
+    parser.add_argument("--namespaces", default="", help="only these hub namespaces (comma list); default all")
+    parser.add_argument("--label-selector", default="", help="only workloads with these labels")
+    parser.add_argument("--metrics-port", type=int, default=0, help="port of /metrics (0: off)")
+    parser.add_argument("--health-port", type=int, default=0, help="port of /healthz and /readyz (0: off)")
+    parser.add_argument("--bind-address", default="127.0.0.1", help="address of the HTTP endpoints")
+    parser.add_argument("--feature-gates", default="", help="for example TMC=true,TMCFailover=false")
+    parser.add_argument("--log-format", choices=["json", "text"], default="json")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--heartbeat-threshold",
+        type=float,
+        default=40.0,
+        help="seconds without heartbeat before a cluster is not Ready",
+    )
+    parser.add_argument(
+        "--eviction-timeout",
+        type=float,
+        default=300.0,
+        help="seconds without heartbeat before a cluster's workloads fail over",
+    )
+
+
+def hub_config(args: argparse.Namespace) -> kube.ClientConfig:
+    token = None
+    if args.token_file:
+        with open(args.token_file) as handle:
+            token = handle.read().strip()
+    if not args.kubeconfig and not args.server and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return in_cluster_config()
+    return kube.ClientConfig(
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        host=args.server,
+        api_key=token,
+        ca_cert=args.certificate_authority,
+        validate_certs=not args.insecure_skip_tls_verify,
+    )
+
+
+def in_cluster_config() -> kube.ClientConfig:
+    base = "/var/run/secrets/kubernetes.io/serviceaccount"
+    with open(f"{base}/token") as handle:
+        token = handle.read().strip()
+    host = f"https://{os.environ['KUBERNETES_SERVICE_HOST']}:{os.environ.get('KUBERNETES_SERVICE_PORT', '443')}"
+    return kube.ClientConfig(host=host, api_key=token, ca_cert=f"{base}/ca.crt")
+
+
+def split_list(text: str) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+# ------------------------------------------------------------------ logging
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}) or {})
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(f"{k}={v}" for k, v in (getattr(record, "fields", {}) or {}).items())
+        return f"{self.formatTime(record)} {record.levelname:<7} {record.getMessage()} {fields}".rstrip()
+
+
+def setup_logging(fmt: str, level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def log(level: int, msg: str, **fields) -> None:
+    LOG.log(level, msg, extra={"fields": fields})
+
+
+@contextmanager
+def span(name: str, **attributes):
+    """An OpenTelemetry span when the library is installed, else nothing."""
+    if _TRACER is None:
+        yield None
+        return
+    with _TRACER.start_as_current_span(name, attributes=attributes) as current:
+        yield current
+
+
+# ------------------------------------------------------------------ metrics
+
+
+class Metrics:
+    """The daemons' Prometheus metrics (names from DESIGN.md section 4), in their own registry."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled and HAS_PROMETHEUS
+        if not self.enabled:
+            return
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.operations = Counter(
+            "syncer_operations_total",
+            "Sync operations.",
+            ["sync_target", "resource_type", "operation", "result"],
+            registry=r,
+        )
+        self.operation_seconds = Histogram(
+            "syncer_operation_duration_seconds",
+            "Duration of sync operations.",
+            ["sync_target", "operation"],
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.resources = Gauge("syncer_resources_total", "Objects synced to a target.", ["sync_target"], registry=r)
+        self.target_health = Gauge(
+            "syncer_target_health", "1 when the sync target is healthy.", ["sync_target"], registry=r
+        )
+        self.errors = Counter("syncer_errors_total", "Errors by kind.", ["sync_target", "error_type"], registry=r)
+        self.decision_seconds = Histogram(
+            "tmc_placement_decision_duration_seconds",
+            "Placement decisions.",
+            registry=r,
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+        )
+        self.queue_depth = Gauge("tmc_workqueue_depth", "Keys waiting in the work queue.", ["queue"], registry=r)
+        self.requests = Counter(
+            "tmc_api_requests_total", "API calls by server role and answer.", ["server", "code"], registry=r
+        )
+        self.circuit_open = Gauge(
+            "tmc_circuit_breaker_open", "1 while the circuit to a server is open.", ["server"], registry=r
+        )
+        self.circuit_trips = Gauge(
+            "tmc_circuit_breaker_trips", "Times the circuit to a server opened.", ["server"], registry=r
+        )
+        self.watch_restarts = Counter(
+            "tmc_watch_restarts_total", "Watches restarted, by reason.", ["resource", "reason"], registry=r
+        )
+        self.leader = Gauge("tmc_leader", "1 while this process is the leader.", registry=r)
+        self.reconcile_seconds = Histogram(
+            "tmc_reconcile_duration_seconds",
+            "One reconcile of one key.",
+            ["kind"],
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+
+    def observer(self, server: str) -> Callable[[str, str, int, float], None] | None:
+        if not self.enabled:
+            return None
+
+        def observe(_method: str, _path: str, status: int, _seconds: float) -> None:
+            self.requests.labels(server, str(status)).inc()
+
+        return observe
+
+    def watch_breaker(self, server: str, breaker: kube.CircuitBreaker) -> None:
+        if self.enabled:
+            self.circuit_open.labels(server).set_function(lambda: 1.0 if breaker.is_open else 0.0)
+            self.circuit_trips.labels(server).set_function(lambda: float(breaker.trips))
+
+    def render(self) -> bytes:
+        return prometheus_client.generate_latest(self.registry) if self.enabled else b""
+
+
+def daemon_client(cfg: kube.ClientConfig, server: str, metrics: Metrics) -> kube.Kube:
+    """A client of its own (not the modules' pool) with a circuit breaker and request metrics."""
+    base = kube.client_for(cfg)
+    breaker = kube.CircuitBreaker(threshold=5, cooldown=5.0)
+    metrics.watch_breaker(server, breaker)
+    return kube.Kube(
+        base.api_client,
+        cfg,
+        retry=kube.RetryPolicy(attempts=4, base_delay=0.2, max_delay=2.0),
+        breaker=breaker,
+        observer=metrics.observer(server),
+    )
+
+
+# ------------------------------------------------------------------ endpoints
+
+
+class Endpoints:
+    """/healthz (process alive and loops turning), /readyz (caches synced), /metrics."""
+
+    def __init__(self, metrics: Metrics, healthy: Callable[[], bool], ready: Callable[[], bool]):
+        self.metrics, self.healthy, self.ready = metrics, healthy, ready
+        self.servers: list[ThreadingHTTPServer] = []
+
+    def _handler(self):
+        endpoints = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                if self.path.startswith("/metrics"):
+                    body, code, ctype = endpoints.metrics.render(), 200, "text/plain; version=0.0.4"
+                elif self.path.startswith("/healthz"):
+                    ok = endpoints.healthy()
+                    body, code, ctype = (b"ok" if ok else b"unhealthy"), (200 if ok else 503), "text/plain"
+                elif self.path.startswith("/readyz"):
+                    ok = endpoints.ready()
+                    body, code, ctype = (b"ok" if ok else b"not ready"), (200 if ok else 503), "text/plain"
+                else:
+                    body, code, ctype = b"not found", 404, "text/plain"
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args):
+                return
+
+        return Handler
+
+    def serve(self, address: str, port: int) -> int:
+        """Serve on ``port`` (0 picks a free one); returns the port."""
+        server = ThreadingHTTPServer((address, port), self._handler())
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
+        self.servers.append(server)
+        return server.server_address[1]
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+
+
+# ------------------------------------------------------------------ work queue
+
+
+class WorkQueue:
+    """A de-duplicating, per-key-ordered queue with delayed and rate-limited adds."""
+
+    def __init__(self, name: str, metrics: Metrics | None = None, base_delay: float = 0.1, max_delay: float = 30.0):
+        self.name = name
+        self.metrics = metrics
+        self.base_delay, self.max_delay = base_delay, max_delay
+        self._cond = threading.Condition()
+        self._queue: list = []
+        self._dirty: set = set()
+        self._processing: set = set()
+        self._delayed: list = []  # heap of (when, seq, key)
+        self._seq = 0
+        self._failures: dict = {}
+        self._shutdown = False
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    def _depth(self) -> None:
+        if self.metrics is not None and self.metrics.enabled:
+            self.metrics.queue_depth.labels(self.name).set(len(self._queue))
+
+    def add(self, key) -> None:
+        with self._cond:
+            if self._shutdown or key in self._dirty:
+                return
+            self._dirty.add(key)
+            if key not in self._processing:
+                self._queue.append(key)
+                self._depth()
+                self._cond.notify()
+
+    def add_after(self, key, delay: float) -> None:
+        if delay <= 0:
+            self.add(key)
+            return
+        with self._cond:
+            self._seq += 1
+            heapq.heappush(self._delayed, (time.monotonic() + delay, self._seq, key))
+            self._cond.notify()
+
+    def retry(self, key) -> float:
+        """Add ``key`` back after its next backoff (exponential, full jitter); returns the delay."""
+        with self._cond:
+            failures = self._failures.get(key, 0)
+            self._failures[key] = failures + 1
+        delay = random.uniform(self.base_delay, min(self.max_delay, self.base_delay * 2**failures))
+        self.add_after(key, delay)
+        return delay
+
+    def forget(self, key) -> None:
+        with self._cond:
+            self._failures.pop(key, None)
+
+    def _promote_due(self) -> float | None:
+        now = time.monotonic()
+        while self._delayed and self._delayed[0][0] <= now:
+            _when, _seq, key = heapq.heappop(self._delayed)
+            if key not in self._dirty:
+                self._dirty.add(key)
+                if key not in self._processing:
+                    self._queue.append(key)
+        self._depth()
+        return self._delayed[0][0] - now if self._delayed else None
+
+    def get(self, timeout: float | None = None):
+        """The next key (marked processing), or None on shutdown/timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                wait = self._promote_due()
+                if self._queue:
+                    key = self._queue.pop(0)
+                    self._dirty.discard(key)
+                    self._processing.add(key)
+                    self._depth()
+                    return key
+                if self._shutdown:
+                    return None
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                waits = [w for w in (wait, remaining) if w is not None]
+                self._cond.wait(min(waits) if waits else None)
+
+    def done(self, key) -> None:
+        with self._cond:
+            self._processing.discard(key)
+            if key in self._dirty:
+                self._queue.append(key)
+                self._depth()
+                self._cond.notify()
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._queue and not self._processing
+
+    @property
+    def is_shut_down(self) -> bool:
+        return self._shutdown
+
+    def shutdown(self, drop_pending: bool = True) -> None:
+        """Stop handing out keys (pending ones are dropped: the next start re-lists anyway)."""
+        with self._cond:
+            self._shutdown = True
+            if drop_pending:
+                self._queue.clear()
+                self._dirty.clear()
+                self._delayed.clear()
+            self._cond.notify_all()
+
+
+def run_workers(
+    queue: WorkQueue, handle: Callable[[object], None], count: int, metrics: Metrics | None = None, kind: str = "key"
+) -> list[threading.Thread]:
+    """Start ``count`` threads that take keys and call ``handle``; failures are retried with backoff.
+
+    The threads end when the queue is shut down, each after finishing the key it holds.
+    """
+
+    def worker():
+        while True:
+            key = queue.get(timeout=0.5)
+            if key is None:
+                if queue.is_shut_down:
+                    return
+                continue
+            started = time.monotonic()
+            try:
+                handle(key)
+                queue.forget(key)
+            except Exception as err:  # noqa: BLE001 - one key's failure must not kill the worker
+                delay = queue.retry(key)
+                log(
+                    logging.WARNING if isinstance(err, api.TMCError) else logging.ERROR,
+                    "reconcile failed; will retry",
+                    key=str(key),
+                    error=str(err),
+                    retry_in_s=round(delay, 2),
+                )
+            finally:
+                if metrics is not None and metrics.enabled:
+                    metrics.reconcile_seconds.labels(kind).observe(time.monotonic() - started)
+                queue.done(key)
+
+    threads = [threading.Thread(target=worker, name=f"{queue.name}-{i}", daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+# ------------------------------------------------------------------ reflector
+
+
+def object_key(obj: Mapping) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return meta.get("namespace") or "", meta.get("name") or ""
+
+
+class Reflector:
+    """A watched cache of one kind: ``handler(event, obj, old)`` runs for every change."""
+
+    def __init__(
+        self,
+        client: kube.Kube,
+        api_version: str,
+        kind: str,
+        handler: Callable,
+        stop: threading.Event,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        resync_period: float = 300.0,
+        metrics: Metrics | None = None,
+        name: str | None = None,
+    ):
+        self.client, self.api_version, self.kind = client, api_version, kind
+        self.handler, self.stop = handler, stop
+        self.namespace, self.label_selector = namespace, label_selector
+        self.resync_period = resync_period
+        self.metrics = metrics
+        self.name = name or kind
+        self.cache: dict = {}
+        self.synced = threading.Event()
+        self.resource_version = ""
+        self.last_contact = time.monotonic()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Reflector:
+        self._thread = threading.Thread(target=self._run, name=f"watch-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def items(self) -> list[dict]:
+        with self._lock:
+            return list(self.cache.values())
+
+    def get(self, namespace: str | None, name: str) -> dict | None:
+        with self._lock:
+            return self.cache.get((namespace or "", name))
+
+    def _emit(self, event: str, obj: dict, old: dict | None) -> None:
+        try:
+            self.handler(event, obj, old)
+        except Exception as err:  # noqa: BLE001 - a handler bug must not stop the watch
+            log(logging.ERROR, "event handler failed", resource=self.name, error=str(err))
+
+    def _relist(self) -> None:
+        items, version = self.client.list_with_version(self.api_version, self.kind, self.namespace, self.label_selector)
+        fresh = {object_key(o): o for o in items}
+        with self._lock:
+            old_cache, self.cache = self.cache, fresh
+        for key, obj in fresh.items():
+            old = old_cache.get(key)
+            if old is None:
+                self._emit("ADDED", obj, None)
+            elif old.get("metadata", {}).get("resourceVersion") != obj.get("metadata", {}).get("resourceVersion"):
+                self._emit("MODIFIED", obj, old)
+        for key, old in old_cache.items():
+            if key not in fresh:
+                self._emit("DELETED", old, old)
+        self.resource_version = version
+        self.last_contact = time.monotonic()
+        self.synced.set()
+
+    def _restart(self, reason: str) -> None:
+        if self.metrics is not None and self.metrics.enabled:
+            self.metrics.watch_restarts.labels(self.name, reason).inc()
+
+    def _run(self) -> None:
+        backoff = 0.2
+        next_resync = time.monotonic() + self.resync_period
+        need_list = True
+        while not self.stop.is_set():
+            try:
+                if need_list:
+                    self._relist()
+                    need_list = False
+                    backoff = 0.2
+                timeout = int(max(5, min(60, next_resync - time.monotonic())))
+                for event, obj in self.client.watch(
+                    self.api_version, self.kind, self.namespace, self.resource_version, self.label_selector, timeout
+                ):
+                    self.last_contact = time.monotonic()
+                    version = obj.get("metadata", {}).get("resourceVersion")
+                    if version:
+                        self.resource_version = version
+                    if event == "BOOKMARK":
+                        continue
+                    key = object_key(obj)
+                    with self._lock:
+                        old = self.cache.get(key)
+                        if event == "DELETED":
+                            self.cache.pop(key, None)
+                        else:
+                            self.cache[key] = obj
+                    self._emit(event, obj, old)
+                    if self.stop.is_set():
+                        return
+                self.last_contact = time.monotonic()
+                if time.monotonic() >= next_resync:
+                    next_resync = time.monotonic() + self.resync_period
+                    for obj in self.items():
+                        self._emit("SYNC", obj, obj)
+            except kube.KubeError as err:
+                need_list = True
+                self._restart("gone" if err.status == 410 else "error")
+                if err.status != 410:
+                    log(
+                        logging.WARNING,
+                        "watch failed; re-listing after backoff",
+                        resource=self.name,
+                        error=str(err),
+                        backoff_s=round(backoff, 2),
+                    )
+                    self.stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+
+
+# ------------------------------------------------------------------ leader election
+
+
+class LeaderElector:
+    """Leader election on a Lease (coordination.k8s.io/v1)."""
+
+    JITTER = 1.2
+
+    def __init__(
+        self,
+        client: kube.Kube,
+        namespace: str,
+        name: str,
+        identity: str,
+        lease_duration: float = 15.0,
+        renew_deadline: float = 10.0,
+        retry_period: float = 2.0,
+    ):
+        if not lease_duration > renew_deadline:
+            raise api.SpecError("leader-elect-lease-duration", "must be greater than the renew deadline")
+        if not renew_deadline > self.JITTER * retry_period:
+            raise api.SpecError("leader-elect-renew-deadline", f"must be greater than {self.JITTER} x the retry period")
+        if retry_period <= 0:
+            raise api.SpecError("leader-elect-retry-period", "must be more than 0")
+        self.client, self.namespace, self.name, self.identity = client, namespace, name, identity
+        self.lease_duration, self.renew_deadline, self.retry_period = lease_duration, renew_deadline, retry_period
+        self.is_leader = threading.Event()
+        self.lost = threading.Event()
+
+    @staticmethod
+    def _now() -> str:
+        return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def _expired(self, spec: Mapping) -> bool:
+        renew = spec.get("renewTime") or spec.get("acquireTime")
+        if not renew:
+            return True
+        when = dt.datetime.fromisoformat(renew.replace("Z", "+00:00"))
+        duration = spec.get("leaseDurationSeconds") or self.lease_duration
+        return (dt.datetime.now(dt.UTC) - when).total_seconds() > duration
+
+    def try_acquire_or_renew(self) -> bool:
+        lease = self.client.get("coordination.k8s.io/v1", "Lease", self.name, self.namespace)
+        now = self._now()
+        spec = {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease_duration), "renewTime": now}
+        if lease is None:
+            try:
+                self.client.create(
+                    {
+                        "apiVersion": "coordination.k8s.io/v1",
+                        "kind": "Lease",
+                        "metadata": {"name": self.name, "namespace": self.namespace},
+                        "spec": {**spec, "acquireTime": now, "leaseTransitions": 0},
+                    }
+                )
+                return True
+            except kube.KubeError as err:
+                if err.status == 409:
+                    return False
+                raise
+        current = lease.get("spec") or {}
+        mine = current.get("holderIdentity") == self.identity
+        if not mine and not self._expired(current):
+            return False
+        new_spec = {**current, **spec}
+        if not mine:
+            new_spec["acquireTime"] = now
+            new_spec["leaseTransitions"] = int(current.get("leaseTransitions") or 0) + 1
+        lease["spec"] = new_spec
+        try:
+            self.client.request(
+                "PUT",
+                self.client.resource("coordination.k8s.io/v1", "Lease").path(self.namespace, self.name),
+                body=lease,
+                retry=kube.NO_RETRY,
+            )
+            return True
+        except kube.KubeError as err:
+            if err.status == 409:  # someone else wrote first
+                return False
+            raise
+
+    def run(self, stop: threading.Event, metrics: Metrics | None = None) -> None:
+        """Acquire, then renew; set ``lost`` when renewals fail for longer than the renew deadline."""
+        last_renew = None
+        while not stop.is_set():
+            try:
+                ok = self.try_acquire_or_renew()
+            except api.TMCError as err:
+                log(logging.WARNING, "leader election call failed", error=str(err))
+                ok = False
+            now = time.monotonic()
+            if ok:
+                if not self.is_leader.is_set():
+                    log(logging.INFO, "became leader", lease=f"{self.namespace}/{self.name}", identity=self.identity)
+                self.is_leader.set()
+                last_renew = now
+            elif self.is_leader.is_set() and (last_renew is None or now - last_renew > self.renew_deadline):
+                log(logging.ERROR, "lost leadership", lease=f"{self.namespace}/{self.name}")
+                self.is_leader.clear()
+                self.lost.set()
+                return
+            if metrics is not None and metrics.enabled:
+                metrics.leader.set(1 if self.is_leader.is_set() else 0)
+            stop.wait(self.retry_period * (1 + random.random() * 0.2))
+
+    def release(self) -> None:
+        """Give the lease up on a graceful stop so that a standby takes over at once."""
+        if not self.is_leader.is_set():
+            return
+        try:
+            lease = self.client.get("coordination.k8s.io/v1", "Lease", self.name, self.namespace)
+            if lease and (lease.get("spec") or {}).get("holderIdentity") == self.identity:
+                lease["spec"]["holderIdentity"] = ""
+                lease["spec"]["renewTime"] = None
+                self.client.request(
+                    "PUT",
+                    self.client.resource("coordination.k8s.io/v1", "Lease").path(self.namespace, self.name),
+                    body=lease,
+                    retry=kube.NO_RETRY,
+                )
+        except api.TMCError as err:
+            log(logging.WARNING, "could not release the lease", error=str(err))
+
+
+def default_identity() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT ask for a graceful stop: in-flight keys finish first."""
+
+    def handler(signum, _frame):
+        log(logging.INFO, "stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def drain(queue: WorkQueue, threads: list[threading.Thread], timeout: float = 20.0) -> None:
+    """Stop taking keys; let the keys in flight finish (up to ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    queue.shutdown()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,238 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to tmc.multicluster
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The syncer: one per member cluster, pulling its work from the hub.
+
+It watches the SyncWorks in ``tmc-cluster-<name>`` on the hub and the objects it
+manages on the member. Each change of either queues that SyncWork; a worker runs
+the same ``apply_works`` step as ``workload_sync`` for it (server-side apply,
+drift reverted, deletion by the finalizer protocol) and writes its status back.
+It renews the cluster's heartbeat Lease and reports the member's capacity.
+
+During a hub partition it keeps the member exactly as it is — it acts only on
+SyncWorks it can read, never on lost contact — and catches up with a re-list.
+
+Run: ``python -m ansible_collections.tmc.multicluster.plugins.module_utils.daemons syncer --help``
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+import time
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.runtime import log
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, works
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tmc-syncer", description=__doc__.split("\n\n")[0])
+    runtime.common_flags(p)
+    p.add_argument(
+        "--cluster-name",
+        "--sync-target-name",
+        dest="cluster_name",
+        required=True,
+        help="the member cluster's registered name",
+    )
+    p.add_argument("--downstream-kubeconfig", help="kubeconfig of the member (default: in-cluster)")
+    p.add_argument("--downstream-context", help="kubeconfig context of the member")
+    p.add_argument("--heartbeat-interval", type=float, default=10.0, help="seconds between heartbeat renewals")
+    p.add_argument("--capacity-interval", type=float, default=60.0, help="seconds between capacity reports")
+    return p
+
+
+class Syncer:
+    def __init__(
+        self,
+        hub: kube.Kube,
+        member: kube.Kube,
+        cluster: str,
+        args: argparse.Namespace,
+        gates: api.FeatureGates,
+        metrics: runtime.Metrics,
+    ):
+        self.hub, self.member, self.cluster, self.args = hub, member, cluster, args
+        self.gates, self.metrics = gates, metrics
+        self.stop = threading.Event()
+        self.queue = runtime.WorkQueue("syncworks", metrics)
+        self.namespace = api.cluster_namespace(cluster)
+        self.works = runtime.Reflector(
+            hub,
+            api.API_VERSION,
+            api.KIND_SYNCWORK,
+            self._on_work,
+            self.stop,
+            namespace=self.namespace,
+            resync_period=args.resync_period,
+            metrics=metrics,
+            name="syncworks",
+        )
+        self.downstream: dict[tuple[str, str], runtime.Reflector] = {}
+        self.owner: dict[tuple, tuple[str, str]] = {}  # manifest key -> SyncWork key
+        self._lock = threading.Lock()
+        self.last_heartbeat = 0.0
+
+    # -- events
+
+    def _on_work(self, _event: str, work: dict, _old) -> None:
+        manifest = (work.get("spec") or {}).get("manifest") or {}
+        if manifest.get("apiVersion") and manifest.get("kind"):
+            with self._lock:
+                self.owner[works.manifest_key(manifest)] = runtime.object_key(work)
+            self._watch_kind(manifest["apiVersion"], manifest["kind"])
+        self.queue.add(runtime.object_key(work))
+
+    def _watch_kind(self, api_version: str, kind: str) -> None:
+        with self._lock:
+            if (api_version, kind) in self.downstream:
+                return
+            reflector = runtime.Reflector(
+                self.member,
+                api_version,
+                kind,
+                self._on_downstream,
+                self.stop,
+                label_selector=f"{api.LABEL_MANAGED}=true,{api.LABEL_CLUSTER}={self.cluster}",
+                resync_period=self.args.resync_period,
+                metrics=self.metrics,
+                name=f"member-{kind.lower()}",
+            )
+            self.downstream[(api_version, kind)] = reflector
+        reflector.start()
+
+    def _on_downstream(self, _event: str, obj: dict, _old) -> None:
+        meta = obj.get("metadata") or {}
+        key = (obj.get("apiVersion"), obj.get("kind"), meta.get("namespace") or "", meta.get("name"))
+        with self._lock:
+            owner = self.owner.get(key)
+        if owner is not None:
+            self.queue.add(owner)
+
+    # -- one key
+
+    def _live(self, work: dict) -> dict | None:
+        manifest = work["spec"]["manifest"]
+        reflector = self.downstream.get((manifest["apiVersion"], manifest["kind"]))
+        if reflector is None or not reflector.synced.is_set():
+            return None  # not cached yet: apply_works lists it
+        key = works.manifest_key(manifest)
+        found = reflector.get(key[2], key[3])
+        return {key: found} if found is not None else {}
+
+    def handle(self, key: tuple[str, str]) -> None:
+        work = self.works.get(*key)
+        if work is None:
+            return
+        started = time.monotonic()
+        with runtime.span("syncer.apply", cluster=self.cluster, work=key[1]):
+            report = works.apply_works(self.member, self.cluster, [work], works.now_utc(), live=self._live(work))
+            works.write_work_statuses(self.hub, [work], report)
+            works.release_finished(self.hub, report)
+        self._count(work, report, time.monotonic() - started)
+        transient = [
+            e for e in report.errors if e.get("status", 0) == 0 or e.get("status", 0) >= 500 or e.get("status") == 429
+        ]
+        if transient:
+            raise kube.KubeError(transient[0]["message"], transient[0].get("status", 0))
+
+    def _count(self, work: dict, report: works.MemberReport, seconds: float) -> None:
+        if not self.metrics.enabled:
+            return
+        kind = work["spec"]["manifest"]["kind"]
+        for operation in ("created", "updated", "deleted", "unchanged"):
+            if getattr(report, operation):
+                self.metrics.operations.labels(self.cluster, kind, operation, "success").inc(getattr(report, operation))
+        if report.errors:
+            self.metrics.operations.labels(self.cluster, kind, "apply", "error").inc(len(report.errors))
+            self.metrics.errors.labels(self.cluster, "apply").inc(len(report.errors))
+        self.metrics.operation_seconds.labels(self.cluster, "apply").observe(seconds)
+        self.metrics.resources.labels(self.cluster).set(len(self.works.cache))
+
+    # -- heartbeat and capacity
+
+    def _beat_loop(self) -> None:
+        next_capacity = 0.0
+        while not self.stop.is_set():
+            try:
+                clusters.renew_heartbeat(self.hub, self.cluster, works.now_utc(), check_mode=False)
+                self.last_heartbeat = time.monotonic()
+                if self.metrics.enabled:
+                    self.metrics.target_health.labels(self.cluster).set(1)
+            except api.TMCError as err:
+                log(logging.WARNING, "heartbeat failed", cluster=self.cluster, error=str(err))
+            if time.monotonic() >= next_capacity:
+                next_capacity = time.monotonic() + self.args.capacity_interval
+                self._report_capacity()
+            self.stop.wait(self.args.heartbeat_interval)
+
+    def _report_capacity(self) -> None:
+        try:
+            info = clusters.probe_member(self.member)
+        except api.TMCError as err:
+            if self.metrics.enabled:
+                self.metrics.target_health.labels(self.cluster).set(0)
+            log(logging.WARNING, "member does not answer", cluster=self.cluster, error=str(err))
+            return
+        patch = {
+            "apiVersion": api.API_VERSION,
+            "kind": api.KIND_CLUSTER,
+            "metadata": {"name": self.cluster},
+            "status": {"kubernetesVersion": info.version, "capacity": info.capacity, "allocatable": info.allocatable},
+        }
+        try:
+            self.hub.apply(patch, f"{self.cluster}-syncer", subresource="status")
+        except api.TMCError as err:
+            log(logging.WARNING, "capacity report failed", cluster=self.cluster, error=str(err))
+
+    # -- run
+
+    def healthy(self) -> bool:
+        return not self.stop.is_set()
+
+    def ready(self) -> bool:
+        return self.works.synced.is_set()
+
+    def run(self, endpoints: runtime.Endpoints | None = None) -> int:
+        runtime.install_signal_handlers(self.stop)
+        log(logging.INFO, "syncer starting", cluster=self.cluster, hub=self.hub.host, member=self.member.host)
+        self.works.start()
+        threads = runtime.run_workers(self.queue, self.handle, self.args.concurrency, self.metrics, "syncwork")
+        beat = threading.Thread(target=self._beat_loop, name="heartbeat", daemon=True)
+        beat.start()
+        self.stop.wait()
+        runtime.drain(self.queue, threads)
+        if endpoints is not None:
+            endpoints.close()
+        log(logging.INFO, "syncer stopped", cluster=self.cluster)
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    runtime.setup_logging(args.log_format, args.log_level)
+    try:
+        gates = api.FeatureGates.from_flag(args.feature_gates)
+        gates.require(api.MASTER_GATE)
+        health.Thresholds(args.heartbeat_threshold, args.eviction_timeout)
+    except api.TMCError as err:
+        log(logging.ERROR, f"refusing to start: {err}")
+        return 2
+    metrics = runtime.Metrics(enabled=gates.is_enabled("TMCObservability"))
+    hub = runtime.daemon_client(runtime.hub_config(args), "hub", metrics)
+    member_cfg = (
+        kube.ClientConfig(kubeconfig=args.downstream_kubeconfig, context=args.downstream_context)
+        if args.downstream_kubeconfig
+        else runtime.in_cluster_config()
+    )
+    member = runtime.daemon_client(member_cfg, "member", metrics)
+    syncer = Syncer(hub, member, args.cluster_name, args, gates, metrics)
+    endpoints = runtime.Endpoints(metrics, syncer.healthy, syncer.ready)
+    if args.metrics_port:
+        endpoints.serve(args.bind_address, args.metrics_port)
+    if args.health_port and args.health_port != args.metrics_port:
+        endpoints.serve(args.bind_address, args.health_port)
+    return syncer.run(endpoints)

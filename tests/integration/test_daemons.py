@@ -1,0 +1,286 @@
+"""The controller and syncers as real processes on the testbed: convergence, leader hand-over, failover."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from hack.testbed import HUB
+
+from .ansible_cli import run_module
+from .daemons import Daemon
+
+GROUP, VERSION = "tmc.kcp.io", "v1alpha1"
+HEARTBEAT = {"--heartbeat-threshold": "6", "--eviction-timeout": "12"}
+
+
+def wait_for(what, check, timeout=60.0, interval=0.25):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def flags(mapping):
+    return [item for pair in mapping.items() for item in pair]
+
+
+@pytest.fixture(scope="module")
+def fleet(tmc_hub, tmp_path_factory):
+    """Members registered in pull mode, 2 controllers and 3 syncers running, scoped to one namespace."""
+    bed = tmc_hub
+    ns = f"daemons-{uuid.uuid4().hex[:6]}"
+    logs = tmp_path_factory.mktemp("daemons")
+    hub_kubeconfig = str(bed.kubeconfig(HUB, direct=True))
+    syncers = {}
+    for name in bed.members:
+        dest = logs / f"{name}-syncer.kubeconfig"
+        run = run_module(
+            "cluster_registration",
+            {
+                "kubeconfig": hub_kubeconfig,
+                "name": name,
+                "sync_mode": "Pull",
+                "syncer_kubeconfig_dest": str(dest),
+                "location": bed.state["clusters"][name]["region"],
+                "labels": {"env": "test"},
+                "member": {"kubeconfig": str(bed.kubeconfig(name, direct=True))},
+            },
+        )
+        assert not run.failed, run.output
+        syncers[name] = Daemon(
+            f"syncer-{name}",
+            [
+                "syncer",
+                "--cluster-name",
+                name,
+                "--kubeconfig",
+                str(dest),
+                "--downstream-kubeconfig",
+                str(bed.kubeconfig(name, direct=True)),
+                "--heartbeat-interval",
+                "2",
+                *flags(HEARTBEAT),
+            ],
+            logs,
+        )
+    controllers = {
+        ident: Daemon(
+            ident,
+            [
+                "controller",
+                "--kubeconfig",
+                hub_kubeconfig,
+                "--id",
+                ident,
+                "--namespaces",
+                ns,
+                "--leader-elect-lease-duration",
+                "6",
+                "--leader-elect-renew-deadline",
+                "4",
+                "--leader-elect-retry-period",
+                "1",
+                *flags(HEARTBEAT),
+            ],
+            logs,
+        )
+        for ident in ("controller-a", "controller-b")
+    }
+    everyone = [*syncers.values(), *controllers.values()]
+    try:
+        for daemon in everyone:
+            daemon.start()
+        for daemon in everyone:
+            daemon.wait_ready()
+        yield {"bed": bed, "ns": ns, "syncers": syncers, "controllers": controllers}
+    finally:
+        for daemon in everyone:
+            daemon.stop()
+
+
+@pytest.fixture(scope="module")
+def apis(fleet, hub_api_client, member_api_clients):
+    ns = fleet["ns"]
+    client.CoreV1Api(hub_api_client).create_namespace({"metadata": {"name": ns}})
+    yield hub_api_client, member_api_clients
+    client.CoreV1Api(hub_api_client).delete_namespace(ns)
+
+
+def deployment(name, image, replicas=3):
+    labels = {"app": name}
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "app", "image": image}]}},
+        },
+    }
+
+
+def member_image(member_api, ns, name):
+    try:
+        d = client.AppsV1Api(member_api).read_namespaced_deployment(name, ns)
+    except ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+    return d.spec.template.spec.containers[0].image
+
+
+def leader(hub_api):
+    lease = client.CoordinationV1Api(hub_api).read_namespaced_lease("tmc-controller", "tmc-system")
+    return lease.spec.holder_identity
+
+
+def test_hub_changes_converge_without_any_module_run(fleet, apis):
+    hub, members = apis
+    ns = fleet["ns"]
+    client.CustomObjectsApi(hub).create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        ns,
+        "workloadplacements",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "WorkloadPlacement",
+            "metadata": {"name": "all"},
+            "spec": {"workloadSelector": {"matchLabels": {"tier": "web"}}},
+        },
+    )
+    apps = client.AppsV1Api(hub)
+    body = deployment("shop", "registry.example/shop:1")
+    body["metadata"]["labels"]["tier"] = "web"
+    apps.create_namespaced_deployment(ns, body)
+    for name, api in members.items():
+        wait_for(f"shop on {name}", lambda a=api: member_image(a, ns, "shop") == "registry.example/shop:1")
+    # Status flows back: the hub Deployment reports every member's replicas.
+    wait_for(
+        "aggregated status on the hub",
+        lambda: (apps.read_namespaced_deployment_status("shop", ns).status.available_replicas or 0) == 9,
+    )
+
+    apps.patch_namespaced_deployment(
+        "shop",
+        ns,
+        {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "registry.example/shop:2"}]}}}},
+    )
+    for name, api in members.items():
+        wait_for(f"shop:2 on {name}", lambda a=api: member_image(a, ns, "shop") == "registry.example/shop:2")
+
+    # Drift on a member is reverted by its syncer.
+    client.AppsV1Api(members["member1"]).patch_namespaced_deployment("shop", ns, {"spec": {"replicas": 1}})
+    wait_for(
+        "drift reverted",
+        lambda: client.AppsV1Api(members["member1"]).read_namespaced_deployment("shop", ns).spec.replicas == 3,
+    )
+
+    apps.delete_namespaced_deployment("shop", ns)
+    for name, api in members.items():
+        wait_for(f"shop gone from {name}", lambda a=api: member_image(a, ns, "shop") is None)
+
+
+def test_daemons_serve_health_and_metrics(fleet):
+    for daemon in [*fleet["syncers"].values(), *fleet["controllers"].values()]:
+        assert daemon.get("/healthz") == (200, "ok")
+        assert daemon.get("/readyz") == (200, "ok")
+    status, text = fleet["syncers"]["member1"].get("/metrics")
+    assert status == 200
+    assert "syncer_operations_total{" in text and 'sync_target="member1"' in text
+    assert "tmc_workqueue_depth" in text
+    status, text = next(iter(fleet["controllers"].values())).get("/metrics")
+    assert "tmc_leader" in text and "tmc_placement_decision_duration_seconds" in text
+
+
+def test_sigkill_of_the_leader_hands_over_and_loses_no_update(fleet, apis):
+    hub, members = apis
+    ns = fleet["ns"]
+    apps = client.AppsV1Api(hub)
+    body = deployment("api", "registry.example/api:1")
+    body["metadata"]["labels"]["tier"] = "web"
+    apps.create_namespaced_deployment(ns, body)
+    for api in members.values():
+        wait_for("api:1", lambda a=api: member_image(a, ns, "api") == "registry.example/api:1")
+    first = wait_for("a leader", lambda: leader(hub))
+    fleet["controllers"][first].kill(signal.SIGKILL)
+    killed_at = time.monotonic()
+    # An update made while nobody leads must not be lost.
+    apps.patch_namespaced_deployment(
+        "api",
+        ns,
+        {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "registry.example/api:2"}]}}}},
+    )
+    second = wait_for("a new leader", lambda: (leader(hub) not in (None, "", first)) and leader(hub), timeout=30)
+    assert second != first
+    assert time.monotonic() - killed_at < 6 + 5  # lease duration plus one retry period and scheduling slack
+    for api in members.values():
+        wait_for("api:2 after hand-over", lambda a=api: member_image(a, ns, "api") == "registry.example/api:2")
+    fleet["controllers"][first].start().wait_ready()  # back as a standby
+
+
+def test_stopped_syncer_fails_over_and_leaves_no_duplicates(fleet, apis):
+    hub, members = apis
+    ns = fleet["ns"]
+    custom = client.CustomObjectsApi(hub)
+    custom.create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        ns,
+        "workloadplacements",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "WorkloadPlacement",
+            "metadata": {"name": "two"},
+            "spec": {
+                "workloadSelector": {"matchLabels": {"tier": "batch"}},
+                "numberOfClusters": 2,
+                "prioritizers": [{"name": "Steady", "weight": 10}],
+            },
+        },
+    )
+    body = deployment("worker", "registry.example/worker:1", replicas=2)
+    body["metadata"]["labels"]["tier"] = "batch"
+    client.AppsV1Api(hub).create_namespaced_deployment(ns, body)
+
+    def placed():
+        found = {n for n, api in members.items() if member_image(api, ns, "worker")}
+        return found if len(found) == 2 else None
+
+    before = wait_for("worker on two clusters", placed)
+    victim = sorted(before)[0]
+    spare = (set(members) - before).pop()
+    fleet["syncers"][victim].stop()
+
+    def cluster_ready(name):
+        reg = custom.get_cluster_custom_object(GROUP, VERSION, "clusterregistrations", name)
+        return next((c["status"] for c in reg["status"].get("conditions", []) if c["type"] == "Ready"), None)
+
+    wait_for(f"{victim} not Ready", lambda: cluster_ready(victim) == "Unknown", timeout=30)
+    # Failover (TMCFailover, on by default): the spare cluster gets a copy once the victim is NoExecute.
+    wait_for(f"worker on {spare}", lambda: member_image(members[spare], ns, "worker"), timeout=60)
+    # The victim's copy stays while its syncer is away (nothing acts on lost contact) ...
+    assert member_image(members[victim], ns, "worker")
+    fleet["syncers"][victim].start().wait_ready()
+    wait_for(f"{victim} Ready again", lambda: cluster_ready(victim) == "True", timeout=30)
+
+    # ... and is removed once it returns: the workload runs on exactly two clusters, Steady keeps them.
+    def settled():
+        found = {n for n, api in members.items() if member_image(api, ns, "worker")}
+        return found if len(found) == 2 and victim not in found else None
+
+    after = wait_for("no stale copy", settled, timeout=60)
+    assert spare in after
+    works = custom.list_cluster_custom_object(
+        GROUP, VERSION, "syncworks", label_selector=f"tmc.kcp.io/source-namespace={ns},tmc.kcp.io/source-name=worker"
+    )["items"]
+    assert sorted(w["spec"]["cluster"] for w in works if w["spec"]["manifest"]["kind"] == "Deployment") == sorted(after)
