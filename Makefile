@@ -21,7 +21,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 
 .PHONY: help venv collection testbed-binaries testbed-up testbed-down testbed-status lint unit integration test demo \
-        sanity bench-placement clean
+        sanity bench-placement bench-sync bench-latency bench-latency-short clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -78,6 +78,15 @@ sanity: venv collection
 
 bench-placement: venv collection
 	@$(BIN)/python benchmarks/placement_scale.py --clusters 5000 --placements 1000 --json
+
+bench-sync: venv collection testbed-binaries
+	@$(BIN)/python benchmarks/sync_vs_k8s_module.py --objects 200 --clusters 3 --json
+
+bench-latency: venv collection testbed-binaries
+	@$(BIN)/python benchmarks/sync_latency.py --workloads 1000 --clusters 3 --json
+
+bench-latency-short: venv collection testbed-binaries
+	@$(BIN)/python benchmarks/sync_latency.py --workloads 100 --clusters 3 --json
 
 clean: testbed-down
 	rm -rf .build .testbed

@@ -102,6 +102,14 @@ clusters:
     cordoned:
       description: Whether the cluster is unschedulable (cordoned).
       type: bool
+    unschedulable:
+      description:
+        - The same as RV(clusters[].cordoned), under the API's name, so that the list feeds the
+          P(tmc.multicluster.place#filter) filter.
+      type: bool
+    namespaceSelector:
+      description: Which hub namespaces may place onto the cluster (null for all).
+      type: dict
     schedulable:
       description: Whether new placements can land there (not cordoned, not tainted NoSchedule or NoExecute).
       type: bool

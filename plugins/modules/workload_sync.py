@@ -47,6 +47,17 @@ options:
     description: How many members are synced at the same time.
     type: int
     default: 8
+  heartbeat_threshold:
+    description:
+      - Seconds without heartbeat after which a cluster is not Ready (and tainted V(NoSchedule)).
+      - This run renews the heartbeat of every push-mode member it reaches, then decides on each cluster's
+        health at that moment.
+    type: float
+    default: 40
+  eviction_timeout:
+    description: Seconds without heartbeat after which a cluster's workloads fail over (V(NoExecute)).
+    type: float
+    default: 300
   fail_on_error:
     description:
       - Fail the task when any object could not be synced (after all others were). With V(false) the errors are
@@ -122,9 +133,10 @@ diff:
 
 import time
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube
 from ansible_collections.tmc.multicluster.plugins.module_utils.args import argspec
 from ansible_collections.tmc.multicluster.plugins.module_utils.module import TMCModule
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import works as sync
 
 ARGSPEC = argspec(
@@ -135,6 +147,8 @@ ARGSPEC = argspec(
     wait_timeout={"type": "int", "default": 300},
     concurrency={"type": "int", "default": 8},
     fail_on_error={"type": "bool", "default": True},
+    heartbeat_threshold={"type": "float", "default": 40},
+    eviction_timeout={"type": "float", "default": 300},
 )
 
 
@@ -146,21 +160,15 @@ def _target_clusters(plan: sync.Plan, wanted: list | None) -> list[str]:
     return sorted(clusters)
 
 
-def _members(hub: kube.Kube, clusters: list[str], errors: list) -> dict:
-    registrations = {r["metadata"]["name"]: r for r in hub.list(api.API_VERSION, api.KIND_CLUSTER)}
+def _push_members(hub: kube.Kube, errors: list) -> dict:
+    """Clients of every push-mode member, from the credentials stored at its registration."""
     members = {}
-    for name in clusters:
-        if name not in registrations:
-            errors.append(
-                {
-                    "cluster": name,
-                    "message": f"cluster {name} is not registered; its SyncWorks stay "
-                    "until it is registered again or deregistered",
-                }
-            )
+    for registration in hub.list(api.API_VERSION, api.KIND_CLUSTER):
+        if (registration.get("spec") or {}).get("syncMode", "Push") != "Push":
             continue
+        name = registration["metadata"]["name"]
         try:
-            members[name] = sync.member_client(hub, registrations[name])
+            members[name] = sync.member_client(hub, registration)
         except api.TMCError as err:
             errors.append({"cluster": name, "message": str(err)})
     return members
@@ -197,17 +205,37 @@ def run(m: TMCModule) -> dict:
     p = m.params
     hub = m.hub()
     now = sync.now_utc()
-    plan = sync.plan_works(hub, p["namespace"], now, p["placement"], p["clusters"], m.gates)
+    thresholds = health.Thresholds(p["heartbeat_threshold"], p["eviction_timeout"])
+    errors: list = []
+    members = _push_members(hub, errors)
+    # Push mode: this run is what syncs these clusters, so it renews their heartbeats.
+    renewed, unreachable = clusters.renew_reachable_heartbeats(hub, members, now, m.check_mode)
+    errors.extend({"cluster": name, "message": message} for name, message in sorted(unreachable.items()))
+
+    def plan_now(at):
+        return sync.plan_works(
+            hub, p["namespace"], at, p["placement"], p["clusters"], m.gates, thresholds=thresholds, renewed=renewed
+        )
+
+    plan = plan_now(now)
     counts = sync.write_works(hub, plan, now, m.check_mode)
-    errors = list(plan.errors) + counts.errors
-    members = _members(hub, _target_clusters(plan, p["clusters"]), errors)
+    errors.extend(plan.errors + counts.errors)
+    targets = set(_target_clusters(plan, p["clusters"]))
+    for name in sorted(targets - set(members)):
+        errors.append(
+            {
+                "cluster": name,
+                "message": f"cluster {name} is not registered in push mode: its SyncWorks wait for its syncer",
+            }
+        )
+    members = {name: client for name, client in members.items() if name in targets and name in renewed}
     reports, flat, written = _member_pass(m, hub, plan, members, now, m.diff_mode)
     written += sync.aggregate_status(hub, plan, flat, now, m.check_mode, m.gates)
     deadline = time.monotonic() + p["wait_timeout"]
     while p["wait"] and not m.check_mode and not _all_available(flat) and time.monotonic() < deadline:
         time.sleep(1)
         now = sync.now_utc()
-        plan = sync.plan_works(hub, p["namespace"], now, p["placement"], p["clusters"], m.gates)
+        plan = plan_now(now)
         _, flat, extra = _member_pass(m, hub, plan, members, now, False)
         written += extra + sync.aggregate_status(hub, plan, flat, now, False, m.gates)
     for report in reports.values():

@@ -86,6 +86,7 @@ def shop(registered, hub_api_client):
 def placement(ns, **spec):
     body = {
         "workloadSelector": {"matchLabels": {"app": "web"}},
+        "clusterSelector": {"matchLabels": {"env": "test"}},
         "replicaScheduling": {
             "type": "Divided",
             "weights": [{"cluster": c, "weight": 1} for c in ("member1", "member2", "member3")],
@@ -239,3 +240,33 @@ def test_a_refused_object_is_reported_and_stops_nothing(registered, hub_api_clie
     assert work["status"]["applied"] is False and "exceeded quota" in work["status"]["message"]
     failing = run_module("workload_sync", hub_args(bed, namespace=ns))
     assert failing.failed and "could not be synced" in failing.result["msg"]
+
+
+def test_a_manifest_that_cannot_be_rendered_deletes_nothing(registered, hub_api_client, member_api_clients, shop):
+    bed, ns = registered, shop
+    create_placement(hub_api_client, ns)
+    sync(bed, ns)
+    # An override whose JSON patch cannot apply to member2's Deployment: its render fails.
+    client.CustomObjectsApi(hub_api_client).patch_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        ns,
+        "workloadplacements",
+        "web",
+        {
+            "spec": {
+                "overrides": [
+                    {
+                        "clusters": ["member2"],
+                        "jsonPatch": [{"op": "replace", "path": "/spec/template/spec/nodeName/oops", "value": "x"}],
+                    }
+                ]
+            }
+        },
+    )
+    run = run_module("workload_sync", hub_args(bed, namespace=ns, fail_on_error=False))
+    assert not run.failed, run.output
+    assert any(e.get("cluster") == "member2" and "jsonPatch" in e["message"] for e in run.result["errors"])
+    assert run.result["syncworks"]["deleted"] == 0
+    assert member_deployment(member_api_clients, "member2", ns) is not None
+    assert member_deployment(member_api_clients, "member1", ns) is not None

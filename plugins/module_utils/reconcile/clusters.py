@@ -633,6 +633,8 @@ def cluster_view(
         "heartbeat_age_seconds": None if verdict.heartbeat_age is None else round(verdict.heartbeat_age, 1),
         "last_heartbeat": verdict.last_heartbeat,
         "cordoned": bool(spec.get("unschedulable")),
+        "unschedulable": bool(spec.get("unschedulable")),
+        "namespaceSelector": spec.get("namespaceSelector"),
         "schedulable": not any(t.get("effect") in ("NoSchedule", "NoExecute") for t in taints),
         "taints": taints,
         "kubernetes_version": status.get("kubernetesVersion"),
@@ -642,3 +644,44 @@ def cluster_view(
         "endpoint": spec.get("endpoint"),
         **counts,
     }
+
+
+def with_current_health(
+    registrations: list[Mapping],
+    leases: Mapping[str, Mapping],
+    now: dt.datetime,
+    thresholds: health.Thresholds,
+    failover: bool = True,
+) -> list[dict]:
+    """The registrations with status.taints and conditions as their heartbeats say *now*.
+
+    Decisions then rest on the health of the moment, whether or not a controller
+    has written it yet (the placement module, workload_sync and cluster_info agree).
+    """
+    fresh = []
+    for registration in registrations:
+        verdict = health.evaluate(registration, leases.get(registration["metadata"]["name"]), now, thresholds)
+        taints = verdict.taints if failover else [t for t in verdict.taints if t["effect"] != "NoExecute"]
+        status = {**(registration.get("status") or {}), "conditions": verdict.conditions, "taints": taints}
+        fresh.append({**registration, "status": status})
+    return fresh
+
+
+def renew_reachable_heartbeats(
+    hub: kube.Kube, members: Mapping[str, kube.Kube], now: dt.datetime, check_mode: bool = False
+) -> tuple[set[str], dict[str, str]]:
+    """Push mode: renew the heartbeat of every member that answers.
+
+    Returns the names that answered and the errors of the others. In check mode
+    nothing is written; callers treat the answering ones as renewed.
+    """
+    answered, errors = set(), {}
+    for name, member in members.items():
+        try:
+            member.version()
+        except kube.KubeError as err:
+            errors[name] = f"member {name} does not answer: {err}"
+            continue
+        renew_heartbeat(hub, name, now, check_mode)
+        answered.add(name)
+    return answered, errors

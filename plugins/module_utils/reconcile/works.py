@@ -33,7 +33,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube, placement, render, status
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, placement, render, status
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters as cluster_steps
 
 CONTROLLER = api.CONTROLLER_FIELD_MANAGER
 SYNCER = api.FIELD_MANAGER
@@ -77,8 +78,8 @@ def list_sources(hub, namespace: str, resources: Iterable[tuple[str, str]]) -> d
     """Every object of the listed kinds in a hub namespace, keyed by (apiVersion, kind, name)."""
     found: dict = {}
     for group, kind in sorted(set(resources)):
-        version = api_version_for(hub, group)
         try:
+            version = api_version_for(hub, group)
             items = hub.list(version, kind, namespace=namespace)
         except kube.KubeError as err:
             if err.status == 404:
@@ -144,6 +145,8 @@ class Plan:
     sources: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)
     only_sources: set | None = None
+    protected: set = field(default_factory=set)  # SyncWork keys kept as they are (their render failed)
+    protected_placements: set = field(default_factory=set)  # placements whose decision failed
 
     def works_for(self, cluster: str) -> list[dict]:
         """What a member should hold after this plan (deleted works marked for deletion)."""
@@ -192,6 +195,8 @@ def plan_works(
     clusters: Iterable[str] | None = None,
     gates: api.FeatureGates | None = None,
     only_sources: set | None = None,
+    thresholds: health.Thresholds | None = None,
+    renewed: set | None = None,
 ) -> Plan:
     """Decide and render, reading only. Scope: one namespace, optionally one placement, some clusters,
     or some sources ((apiVersion, kind, name) keys: the controller's per-object passes).
@@ -201,11 +206,20 @@ def plan_works(
     """
     plan = Plan(namespace)
     plan.only_sources = only_sources
+    gates = gates or api.FeatureGates.from_overrides()
     wanted_clusters = set(clusters) if clusters else None
     placements = sorted(
         hub.list(api.API_VERSION, api.KIND_PLACEMENT, namespace=namespace), key=lambda p: p["metadata"]["name"]
     )
     registrations = hub.list(api.API_VERSION, api.KIND_CLUSTER)
+    if thresholds is not None:
+        # Decide on each cluster's health now (``renewed``: heartbeats this pass renewed, or would in check mode).
+        leases = cluster_steps.heartbeat_leases(hub)
+        stamp = {"spec": {"renewTime": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}}
+        leases.update({name: stamp for name in renewed or ()})
+        registrations = cluster_steps.with_current_health(
+            registrations, leases, now, thresholds, gates.is_enabled("TMCFailover")
+        )
     labels_of = _cluster_labels(registrations)
     ns_obj = hub.get("v1", "Namespace", namespace)
     if ns_obj is None:
@@ -225,6 +239,7 @@ def plan_works(
         except api.TMCError as err:
             plan.placements.append(PlacementOutcome(wp, None, str(err)))
             plan.errors.append({"placement": name, "message": str(err)})
+            plan.protected_placements.add(name)  # keep what runs; an invalid policy deletes nothing
             continue
         outcome = PlacementOutcome(wp, result)
         plan.placements.append(outcome)
@@ -290,6 +305,8 @@ def _render_for_clusters(
                     "message": str(err),
                 }
             )
+            # What runs there stays as it is: a manifest that cannot be rendered deletes nothing.
+            plan.protected.add((api.cluster_namespace(cluster), render.syncwork_name(source, cluster)))
             continue
         plan.desired[object_key(work)] = work
 
@@ -315,6 +332,8 @@ def _diff_plan(hub, plan: Plan, namespace: str, placement_name: str | None, want
         if wanted is not None and (work.get("spec") or {}).get("cluster") not in wanted:
             continue
         if plan.only_sources is not None and source_of(work) not in plan.only_sources:
+            continue
+        if key in plan.protected or (work.get("spec") or {}).get("placement") in plan.protected_placements:
             continue
         plan.delete.append(work)
 
@@ -639,6 +658,8 @@ def _finish_deleted(
         meta = manifest["metadata"]
         member.delete(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace"), dry_run=check_mode)
         report.deleted += 1
+        if not check_mode and member.get(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace")):
+            return  # still there (its own finalizers): the finalizer stays until it is gone
     report.finished.append(work)
 
 

@@ -1,0 +1,193 @@
+"""The placement module on the real hub: validation by the API server, check/real/repeat, Steady, and the
+same decisions as the offline filter tmc.multicluster.place."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from kubernetes import client
+
+from hack.testbed import HUB
+
+from .ansible_cli import run_module, run_playbook
+
+GROUP, VERSION = "tmc.kcp.io", "v1alpha1"
+
+
+def hub_args(bed, **extra):
+    return {"kubeconfig": str(bed.kubeconfig(HUB, direct=True)), **extra}
+
+
+@pytest.fixture(scope="module")
+def clusters(tmc_hub):
+    bed = tmc_hub
+    tiers = {"member1": "prod", "member2": "prod", "member3": "dev"}
+    for name in bed.members:
+        run = run_module(
+            "cluster_registration",
+            hub_args(
+                bed,
+                name=name,
+                location=bed.state["clusters"][name]["region"],
+                heartbeat=True,
+                labels={"tier": tiers[name]},
+                member={"kubeconfig": str(bed.kubeconfig(name, direct=True))},
+            ),
+        )
+        assert not run.failed, run.output
+    return bed
+
+
+@pytest.fixture
+def namespace(clusters, hub_api_client):
+    name = f"wp-{uuid.uuid4().hex[:6]}"
+    client.CoreV1Api(hub_api_client).create_namespace({"metadata": {"name": name}})
+    yield name
+    client.CoreV1Api(hub_api_client).delete_namespace(name)
+
+
+# These tests are about policy, not health: heartbeats count as fresh for an hour.
+PATIENT = {"heartbeat_threshold": 3600, "eviction_timeout": 7200}
+
+
+def place(bed, ns, spec, check=False, **extra):
+    args = hub_args(bed, name="web", namespace=ns, spec=spec, **PATIENT, **extra)
+    return run_module("placement", args, check=check)
+
+
+def test_invalid_specs_are_refused_by_the_api_server(clusters, namespace):
+    for spec, field in (
+        ({"numberOfClusters": 0}, "numberOfClusters"),
+        ({"replicaScheduling": {"type": "Duplicated", "weights": [{"cluster": "a", "weight": 1}]}}, "weights"),
+        ({"spreadConstraints": [{"topologyKey": "location", "maxSkew": 0}]}, "maxSkew"),
+    ):
+        run = place(clusters, namespace, spec)
+        assert run.failed and run.result["status"] == 422, run.output
+        assert field in run.result["msg"]
+
+
+def test_check_real_repeat_and_explanations(clusters, namespace, hub_api_client):
+    spec = {"clusterSelector": {"matchLabels": {"tier": "prod"}}}
+    check = place(clusters, namespace, spec, check=True)
+    assert not check.failed, check.output
+    assert check.changed
+    assert [d["cluster"] for d in check.result["decisions"]] == ["member1", "member2"]
+    assert (
+        client.CustomObjectsApi(hub_api_client).list_namespaced_custom_object(
+            GROUP, VERSION, namespace, "workloadplacements"
+        )["items"]
+        == []
+    )
+
+    real = place(clusters, namespace, spec)
+    assert not real.failed and real.changed, real.output
+    explanation = real.result["explanations"]["member3"]
+    assert explanation["selected"] is False and any("tier" in r for r in explanation["reasons"])
+    wp = client.CustomObjectsApi(hub_api_client).get_namespaced_custom_object(
+        GROUP, VERSION, namespace, "workloadplacements", "web"
+    )
+    assert [d["cluster"] for d in wp["status"]["decisions"]] == ["member1", "member2"]
+    assert {c["type"]: c["status"] for c in wp["status"]["conditions"]}["Scheduled"] == "True"
+
+    repeat = place(clusters, namespace, spec)
+    assert not repeat.failed and not repeat.changed, repeat.result
+    assert not place(clusters, namespace, spec, check=True).changed
+
+
+def test_steady_keeps_decisions_when_an_equally_good_cluster_appears(clusters, namespace):
+    spec = {
+        "numberOfClusters": 1,
+        "clusterSelector": {"matchLabels": {"tier": "prod"}},
+        "prioritizers": [{"name": "Steady", "weight": 10}],
+    }
+    first = place(clusters, namespace, spec)
+    chosen = [d["cluster"] for d in first.result["decisions"]]
+    assert len(chosen) == 1
+    # member3 becomes prod too: just as good, but Steady keeps the cluster already chosen.
+    run_module(
+        "cluster_registration",
+        hub_args(
+            clusters,
+            name="member3",
+            location=clusters.state["clusters"]["member3"]["region"],
+            labels={"tier": "prod"},
+            member={"kubeconfig": str(clusters.kubeconfig("member3", direct=True))},
+        ),
+    )
+    try:
+        again = place(clusters, namespace, spec)
+        assert [d["cluster"] for d in again.result["decisions"]] == chosen
+        assert not again.changed
+    finally:
+        run_module(
+            "cluster_registration",
+            hub_args(
+                clusters,
+                name="member3",
+                location=clusters.state["clusters"]["member3"]["region"],
+                labels={"tier": "dev"},
+                member={"kubeconfig": str(clusters.kubeconfig("member3", direct=True))},
+            ),
+        )
+
+
+def test_module_and_filter_decide_the_same(clusters, namespace, tmp_path):
+    spec = {
+        "numberOfClusters": 2,
+        "spreadConstraints": [{"topologyKey": "location", "maxSkew": 1}],
+        "replicaScheduling": {"type": "Divided", "dynamic": "AvailableCapacity"},
+        "prioritizers": [{"name": "Capacity", "weight": 1}],
+    }
+    playbook = tmp_path / "compare.yml"
+    hub = str(clusters.kubeconfig(HUB, direct=True))
+    playbook.write_text(
+        json.dumps(
+            [
+                {
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "name": "Decide on the hub",
+                            "register": "online",
+                            "tmc.multicluster.placement": {
+                                "kubeconfig": hub,
+                                "name": "web",
+                                "namespace": namespace,
+                                "spec": spec,
+                                **PATIENT,
+                            },
+                        },
+                        {
+                            "name": "Read the clusters",
+                            "register": "info",
+                            "tmc.multicluster.cluster_info": {"kubeconfig": hub, **PATIENT},
+                        },
+                        {
+                            "name": "Decide offline",
+                            "ansible.builtin.set_fact": {
+                                "offline": "{{ info.clusters | tmc.multicluster.place({'spec': spec}) }}"
+                            },
+                            "vars": {"spec": spec},
+                        },
+                        {
+                            "name": "Compare",
+                            "ansible.builtin.assert": {
+                                "fail_msg": "online {{ online.decisions }} offline {{ offline }}",
+                                "that": [
+                                    "online.decisions | map(attribute='cluster') | list == "
+                                    "offline | map(attribute='cluster') | list",
+                                    "online.decisions | map(attribute='weight') | list == "
+                                    "offline | map(attribute='weight') | list",
+                                ],
+                            },
+                        },
+                    ],
+                }
+            ]
+        )
+    )
+    run = run_playbook(playbook)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
