@@ -4,6 +4,14 @@ up      build missing binaries, start the hub and members, wait until ready (ide
 down    stop every process of the testbed and delete its state directory
 status  JSON: processes, resident memory, kubeconfigs
 env     shell exports (TMC_HUB_KUBECONFIG, TMC_MEMBER1_KUBECONFIG, ...); --json for JSON
+
+For chaos scenarios:
+stop CLUSTER COMPONENT    stop one process (e.g. stop member2 kube-apiserver, stop hub etcd)
+start CLUSTER COMPONENT   start it again with its ports and data, and wait until it answers
+cut CLUSTER               partition: the cluster's toxiproxy proxy refuses and drops connections
+restore CLUSTER           undo cut
+latency CLUSTER MS        add MS milliseconds to every response through the cluster's proxy
+reset                     enable every proxy and remove every toxic
 """
 
 from __future__ import annotations
@@ -14,16 +22,30 @@ import os
 import shlex
 import sys
 
-from .launcher import Testbed, TestbedError
+from .launcher import Component, Testbed, TestbedError
 
 DEFAULT_STATE = os.environ.get("TMC_TESTBED_STATE", ".testbed/default")
+
+
+def _one(target: list[str]) -> str:
+    if len(target) != 1:
+        raise TestbedError("give one CLUSTER")
+    return target[0]
+
+
+def _two(target: list[str], what: str) -> tuple[str, str]:
+    if len(target) != 2:
+        raise TestbedError(f"give {what}")
+    return target[0], target[1]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m hack.testbed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("verb", choices=["up", "down", "status", "env"])
+    parser.add_argument("verb", choices=["up", "down", "status", "env", "stop", "start", "cut", "restore", "latency",
+                                         "reset"])
+    parser.add_argument("target", nargs="*", help="cluster (and component or milliseconds) for chaos verbs")
     parser.add_argument("--state", default=DEFAULT_STATE, help="state directory (default: %(default)s)")
     parser.add_argument(
         "--members",
@@ -32,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         help="number of member clusters (default: %(default)s)",
     )
     parser.add_argument("--json", action="store_true", help="env: print JSON instead of shell exports")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     bed = Testbed(args.state, members=args.members)
     try:
         if args.verb == "up":
@@ -45,6 +67,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"testbed down: stopped {len(stopped)} processes", file=sys.stderr)
         elif args.verb == "status":
             print(json.dumps(bed.status(), indent=2))
+        elif args.verb in ("stop", "start"):
+            cluster, component = _two(args.target, "CLUSTER COMPONENT")
+            c = Component(cluster, component)
+            if c not in bed.components():
+                raise TestbedError(f"no component {component} on {cluster}")
+            if args.verb == "stop":
+                print(json.dumps({"stopped": bed.stop(c)}))
+            else:
+                bed.start(c)
+                print(json.dumps({"started": True, "pid": bed.pid(c)}))
+        elif args.verb == "cut":
+            bed.proxy_cut(_one(args.target))
+        elif args.verb == "restore":
+            bed.proxy_restore(_one(args.target))
+        elif args.verb == "latency":
+            cluster, ms = _two(args.target, "CLUSTER MS")
+            bed.proxy_latency(cluster, int(ms))
+        elif args.verb == "reset":
+            bed.proxy_reset()
         elif args.verb == "env":
             env = bed.env()
             if args.json:
