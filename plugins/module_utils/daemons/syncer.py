@@ -158,12 +158,16 @@ class Syncer:
         next_capacity = 0.0
         while not self.stop.is_set():
             try:
+                # The heartbeat says "this cluster is being synced": no renewal while the member is away.
+                self.member.version()
                 clusters.renew_heartbeat(self.hub, self.cluster, works.now_utc(), check_mode=False)
                 self.last_heartbeat = time.monotonic()
                 if self.metrics.enabled:
                     self.metrics.target_health.labels(self.cluster).set(1)
             except api.TMCError as err:
-                log(logging.WARNING, "heartbeat failed", cluster=self.cluster, error=str(err))
+                if self.metrics.enabled:
+                    self.metrics.target_health.labels(self.cluster).set(0)
+                log(logging.WARNING, "heartbeat not renewed", cluster=self.cluster, error=str(err))
             if time.monotonic() >= next_capacity:
                 next_capacity = time.monotonic() + self.args.capacity_interval
                 self._report_capacity()
