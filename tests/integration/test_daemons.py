@@ -284,3 +284,57 @@ def test_stopped_syncer_fails_over_and_leaves_no_duplicates(fleet, apis):
         GROUP, VERSION, "syncworks", label_selector=f"tmc.kcp.io/source-namespace={ns},tmc.kcp.io/source-name=worker"
     )["items"]
     assert sorted(w["spec"]["cluster"] for w in works if w["spec"]["manifest"]["kind"] == "Deployment") == sorted(after)
+
+
+def test_member_api_server_loss_fails_over_and_recovers(fleet, apis):
+    from hack.testbed import Component
+
+    hub, members = apis
+    bed, ns = fleet["bed"], fleet["ns"]
+    custom = client.CustomObjectsApi(hub)
+    body = deployment("reporter", "registry.example/reporter:1", replicas=1)
+    body["metadata"]["labels"]["tier"] = "batch"
+    client.AppsV1Api(hub).create_namespaced_deployment(ns, body)
+
+    def placed():
+        found = {n for n, api in members.items() if member_image(api, ns, "reporter")}
+        return found if len(found) == 2 else None
+
+    before = wait_for("reporter on two clusters", placed)
+    victim = sorted(before)[-1]
+    apiserver = Component(victim, "kube-apiserver")
+    bed.stop(apiserver)
+    try:
+
+        def ready(name):
+            reg = custom.get_cluster_custom_object(GROUP, VERSION, "clusterregistrations", name)
+            return next((c["status"] for c in reg["status"].get("conditions", []) if c["type"] == "Ready"), None)
+
+        wait_for(f"{victim} not Ready (its syncer cannot reach it)", lambda: ready(victim) == "Unknown", timeout=40)
+
+        def failed_over():
+            works = custom.list_cluster_custom_object(
+                GROUP,
+                VERSION,
+                "syncworks",
+                label_selector=f"tmc.kcp.io/source-namespace={ns},tmc.kcp.io/source-name=reporter",
+            )["items"]
+            live = {
+                w["spec"]["cluster"]
+                for w in works
+                if w["spec"]["manifest"]["kind"] == "Deployment" and not w["metadata"].get("deletionTimestamp")
+            }
+            return live if victim not in live and len(live) == 2 else None
+
+        moved = wait_for("a replacement SyncWork off the lost member", failed_over, timeout=60)
+        for name in moved:
+            wait_for(f"reporter on {name}", lambda n=name: member_image(members[n], ns, "reporter"), timeout=60)
+    finally:
+        bed.start(apiserver)
+    wait_for(f"{victim} Ready again", lambda: ready(victim) == "True", timeout=60)
+
+    def settled():
+        found = {n for n, api in members.items() if member_image(api, ns, "reporter")}
+        return found if len(found) == 2 and victim not in found else None
+
+    assert wait_for("the stale copy removed from the returned member", settled, timeout=90) == moved
