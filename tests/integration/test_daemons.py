@@ -19,7 +19,7 @@ GROUP, VERSION = "tmc.kcp.io", "v1alpha1"
 HEARTBEAT = {"--heartbeat-threshold": "6", "--eviction-timeout": "12"}
 
 
-def wait_for(what, check, timeout=60.0, interval=0.25):
+def wait_for(what, check, timeout=120.0, interval=0.25):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -222,7 +222,7 @@ def test_sigkill_of_the_leader_hands_over_and_loses_no_update(fleet, apis):
     )
     second = wait_for("a new leader", lambda: (leader(hub) not in (None, "", first)) and leader(hub), timeout=30)
     assert second != first
-    assert time.monotonic() - killed_at < 6 + 5  # lease duration plus one retry period and scheduling slack
+    assert time.monotonic() - killed_at < 6 + 10  # lease duration, plus retry periods and slack for a loaded machine
     for api in members.values():
         wait_for("api:2 after hand-over", lambda a=api: member_image(a, ns, "api") == "registry.example/api:2")
     fleet["controllers"][first].start().wait_ready()  # back as a standby
@@ -265,20 +265,20 @@ def test_stopped_syncer_fails_over_and_leaves_no_duplicates(fleet, apis):
         reg = custom.get_cluster_custom_object(GROUP, VERSION, "clusterregistrations", name)
         return next((c["status"] for c in reg["status"].get("conditions", []) if c["type"] == "Ready"), None)
 
-    wait_for(f"{victim} not Ready", lambda: cluster_ready(victim) == "Unknown", timeout=30)
+    wait_for(f"{victim} not Ready", lambda: cluster_ready(victim) == "Unknown", timeout=120)
     # Failover (TMCFailover, on by default): the spare cluster gets a copy once the victim is NoExecute.
-    wait_for(f"worker on {spare}", lambda: member_image(members[spare], ns, "worker"), timeout=60)
+    wait_for(f"worker on {spare}", lambda: member_image(members[spare], ns, "worker"), timeout=120)
     # The victim's copy stays while its syncer is away (nothing acts on lost contact) ...
     assert member_image(members[victim], ns, "worker")
     fleet["syncers"][victim].start().wait_ready()
-    wait_for(f"{victim} Ready again", lambda: cluster_ready(victim) == "True", timeout=30)
+    wait_for(f"{victim} Ready again", lambda: cluster_ready(victim) == "True", timeout=120)
 
     # ... and is removed once it returns: the workload runs on exactly two clusters, Steady keeps them.
     def settled():
         found = {n for n, api in members.items() if member_image(api, ns, "worker")}
         return found if len(found) == 2 and victim not in found else None
 
-    after = wait_for("no stale copy", settled, timeout=60)
+    after = wait_for("no stale copy", settled, timeout=180)
     assert spare in after
     works = custom.list_cluster_custom_object(
         GROUP, VERSION, "syncworks", label_selector=f"tmc.kcp.io/source-namespace={ns},tmc.kcp.io/source-name=worker"
@@ -310,7 +310,7 @@ def test_member_api_server_loss_fails_over_and_recovers(fleet, apis):
             reg = custom.get_cluster_custom_object(GROUP, VERSION, "clusterregistrations", name)
             return next((c["status"] for c in reg["status"].get("conditions", []) if c["type"] == "Ready"), None)
 
-        wait_for(f"{victim} not Ready (its syncer cannot reach it)", lambda: ready(victim) == "Unknown", timeout=40)
+        wait_for(f"{victim} not Ready (its syncer cannot reach it)", lambda: ready(victim) == "Unknown", timeout=120)
 
         def failed_over():
             works = custom.list_cluster_custom_object(
@@ -326,15 +326,15 @@ def test_member_api_server_loss_fails_over_and_recovers(fleet, apis):
             }
             return live if victim not in live and len(live) == 2 else None
 
-        moved = wait_for("a replacement SyncWork off the lost member", failed_over, timeout=60)
+        moved = wait_for("a replacement SyncWork off the lost member", failed_over, timeout=120)
         for name in moved:
-            wait_for(f"reporter on {name}", lambda n=name: member_image(members[n], ns, "reporter"), timeout=60)
+            wait_for(f"reporter on {name}", lambda n=name: member_image(members[n], ns, "reporter"), timeout=120)
     finally:
         bed.start(apiserver)
-    wait_for(f"{victim} Ready again", lambda: ready(victim) == "True", timeout=60)
+    wait_for(f"{victim} Ready again", lambda: ready(victim) == "True", timeout=120)
 
     def settled():
         found = {n for n, api in members.items() if member_image(api, ns, "reporter")}
         return found if len(found) == 2 and victim not in found else None
 
-    assert wait_for("the stale copy removed from the returned member", settled, timeout=90) == moved
+    assert wait_for("the stale copy removed from the returned member", settled, timeout=180) == moved
