@@ -21,7 +21,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 
 .PHONY: help venv collection testbed-binaries testbed-up testbed-down testbed-status lint unit integration test demo \
-        sanity bench-placement bench-sync bench-latency bench-latency-short clean
+        e2e sanity bench-placement bench-sync bench-latency bench-latency-short clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -72,6 +72,9 @@ test: venv collection testbed-binaries lint
 
 demo: testbed-up
 	@ANSIBLE_LOCALHOST_WARNING=false $(BIN)/ansible-playbook -i localhost, -c local playbooks/demo.yml -e tmc_testbed_state=$(DEMO_STATE)
+
+e2e: venv collection testbed-binaries
+	@$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 sanity: venv collection
 	@bash hack/sanity/run.sh
