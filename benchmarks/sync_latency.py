@@ -110,7 +110,6 @@ API = f"{GROUP}/{VERSION}"
 BENCH_LABEL = "tmc.bench/latency"
 CLUSTER_PREFIX = "lat-"
 SOURCE_NS_LABEL = f"{GROUP}/source-namespace"
-FINALIZER = f"{GROUP}/syncer"
 CONTROLLER_SA = "tmc-bench-latency-controller"
 PODS_RESERVE = 100  # pods left free on each member for whoever else uses the testbed
 TARGETS = {
@@ -1185,13 +1184,13 @@ def run(args: argparse.Namespace) -> dict:
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(600)
+            thread.join(600 + n)
         if errors:
             raise BenchError(f"raw creates failed: {errors[:3]}")
         raw.wait(
             "every member to hold the raw objects",
             lambda: all(len(s) >= n for s in raw.first_seen.values()),
-            timeout=120 + n * 0.2,
+            timeout=300 + n * 0.5,
         )
         raw_floor_s = max(max(seen.values()) for seen in raw.first_seen.values()) - t0
         log(f"  raw floor {raw_floor_s:.2f}s; deleting {raw_ns} on the members and waiting for it to go")
