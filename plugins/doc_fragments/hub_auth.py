@@ -73,7 +73,8 @@ notes:
 options:
   member:
     description:
-      - How to reach the member cluster. Same keys as the hub options.
+      - How to reach the member cluster (same keys as the hub options).
+      - Required for V(Push) mode, and for deregistering with O(drain=true) a cluster that has SyncWorks.
     type: dict
     suboptions:
       kubeconfig:

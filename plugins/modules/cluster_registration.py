@@ -81,36 +81,6 @@ options:
   endpoint:
     description: The member API server URL to record. Defaults to the URL the O(member) options reach.
     type: str
-  member:
-    description:
-      - How to reach the member cluster (same keys as the hub options). Required for V(Push) mode and for
-        O(state=absent) with O(drain=true) when the cluster has SyncWorks.
-    type: dict
-    suboptions:
-      kubeconfig:
-        description: Path to the member's kubeconfig, or the kubeconfig as a dictionary.
-        type: raw
-      context:
-        description: The kubeconfig context to use.
-        type: str
-      host:
-        description: URL of the member API server.
-        type: str
-      api_key:
-        description: Bearer token for the member. Never logged or returned.
-        type: str
-      ca_cert:
-        description: Path to a CA certificate for the member's API server.
-        type: path
-      client_cert:
-        description: Path to a client certificate.
-        type: path
-      client_key:
-        description: Path to the key of the client certificate. Never logged or returned.
-        type: path
-      validate_certs:
-        description: Whether to verify the member API server's certificate.
-        type: bool
   heartbeat:
     description:
       - Renew the cluster's heartbeat Lease (push mode without a syncer). A renewal is a write, so the task
@@ -143,6 +113,7 @@ options:
     type: str
 extends_documentation_fragment:
   - tmc.multicluster.hub_auth
+  - tmc.multicluster.hub_auth.member
 attributes:
   check_mode:
     support: full
