@@ -164,12 +164,14 @@ class Testbed:
         """The component's pid when it is running (and really is that binary)."""
         try:
             pid = int(self._pid_file(c).read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+            # /proc/PID/exe, not cmdline: right after exec the kernel has closed
+            # Popen's pipe but may not have published the new argv yet, while
+            # the executable link is already set.
+            exe = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
             stat = Path(f"/proc/{pid}/stat").read_text()
         except (OSError, ValueError):
             return None
-        binary = "toxiproxy" if c.name == "toxiproxy" else c.name
-        if not cmdline.endswith("/" + binary) or stat.rsplit(")", 1)[1].split()[0] == "Z":
+        if Path(exe).name != c.name or stat.rsplit(")", 1)[1].split()[0] == "Z":
             return None
         return pid
 
@@ -465,6 +467,10 @@ class Testbed:
             self._wait("toxiproxy", lambda: self._toxiproxy("GET", "/version") is not None, log=log)
 
     def _ensure_alive(self, c: Component) -> None:
+        for _attempt in range(10):  # a moment of grace for a process in the middle of exec
+            if self.pid(c):
+                return
+            time.sleep(0.1)
         if not self.pid(c):
             raise TestbedError(f"{c.cluster}/{c.name} exited at start; see {self.log_file(c.cluster, c.name)}")
 
