@@ -117,6 +117,7 @@ class Controller:
         self.hub, self.args, self.gates, self.metrics = hub, args, gates, metrics
         self.stop = threading.Event()
         self.queue = runtime.WorkQueue("controller", metrics)
+        self.threads: list[threading.Thread] = []
         self.thresholds = health.Thresholds(args.heartbeat_threshold, args.eviction_timeout)
         self.namespaces = set(runtime.split_list(args.namespaces))
         self.reflectors: dict[tuple[str, str], runtime.Reflector] = {}
@@ -291,7 +292,11 @@ class Controller:
     # -- run
 
     def healthy(self) -> bool:
-        return not self.stop.is_set()
+        return (
+            not self.stop.is_set()
+            and runtime.all_alive(self.threads)
+            and all(r.alive for r in self.reflectors.values())
+        )
 
     def ready(self) -> bool:
         return all(r.synced.is_set() for r in self.reflectors.values())
@@ -306,7 +311,9 @@ class Controller:
                 target=self.elector.run, args=(self.stop, self.metrics), name="leader", daemon=True
             ).start()
         threads = runtime.run_workers(self.queue, self.handle, self.args.concurrency, self.metrics, "controller")
-        threading.Thread(target=self._tick, name="health-tick", daemon=True).start()
+        tick = threading.Thread(target=self._tick, name="health-tick", daemon=True)
+        tick.start()
+        self.threads = [*threads, tick]
         was_leader = False
         while not self.stop.wait(0.2):
             leading = self.elector is None or self.elector.is_leader.is_set()

@@ -328,7 +328,8 @@ class WorkQueue:
         self._queue: list = []
         self._dirty: set = set()
         self._processing: set = set()
-        self._delayed: list = []  # heap of (when, seq, key)
+        self._delayed: list = []  # heap of (when, seq, key); at most one live entry per key
+        self._due: dict = {}  # key -> seq of its live delayed entry
         self._seq = 0
         self._failures: dict = {}
         self._shutdown = False
@@ -352,20 +353,33 @@ class WorkQueue:
                 self._cond.notify()
 
     def add_after(self, key, delay: float) -> None:
+        """Add ``key`` after ``delay`` seconds; a key keeps one pending delayed add, the earliest."""
         if delay <= 0:
             self.add(key)
             return
         with self._cond:
+            if self._shutdown:
+                return
+            when = time.monotonic() + delay
+            live = self._due.get(key)
+            if live is not None and live[0] <= when:
+                return
             self._seq += 1
-            heapq.heappush(self._delayed, (time.monotonic() + delay, self._seq, key))
+            self._due[key] = (when, self._seq)
+            heapq.heappush(self._delayed, (when, self._seq, key))
             self._cond.notify()
 
+    def backoff(self, failures: int) -> float:
+        """The delay after ``failures`` earlier failures: exponential with full jitter, capped."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** min(failures, 32))
+        return random.uniform(self.base_delay, max(self.base_delay, ceiling))
+
     def retry(self, key) -> float:
-        """Add ``key`` back after its next backoff (exponential, full jitter); returns the delay."""
+        """Add ``key`` back after its next backoff; returns the delay."""
         with self._cond:
             failures = self._failures.get(key, 0)
             self._failures[key] = failures + 1
-        delay = random.uniform(self.base_delay, min(self.max_delay, self.base_delay * 2**failures))
+        delay = self.backoff(failures)
         self.add_after(key, delay)
         return delay
 
@@ -376,7 +390,10 @@ class WorkQueue:
     def _promote_due(self) -> float | None:
         now = time.monotonic()
         while self._delayed and self._delayed[0][0] <= now:
-            _when, _seq, key = heapq.heappop(self._delayed)
+            _when, seq, key = heapq.heappop(self._delayed)
+            if self._due.get(key, (None, None))[1] != seq:
+                continue  # superseded by an earlier add_after of the same key
+            del self._due[key]
             if key not in self._dirty:
                 self._dirty.add(key)
                 if key not in self._processing:
@@ -428,6 +445,7 @@ class WorkQueue:
                 self._queue.clear()
                 self._dirty.clear()
                 self._delayed.clear()
+                self._due.clear()
             self._cond.notify_all()
 
 
@@ -439,6 +457,25 @@ def run_workers(
     The threads end when the queue is shut down, each after finishing the key it holds.
     """
 
+    def work_on(key) -> None:
+        started = time.monotonic()
+        try:
+            handle(key)
+            queue.forget(key)
+        except Exception as err:  # noqa: BLE001 - one key's failure must not kill the worker
+            delay = queue.retry(key)
+            log(
+                logging.WARNING if isinstance(err, api.TMCError) else logging.ERROR,
+                "reconcile failed; will retry",
+                key=str(key),
+                error=str(err),
+                retry_in_s=round(delay, 2),
+            )
+        finally:
+            queue.done(key)
+            if metrics is not None and metrics.enabled:
+                metrics.reconcile_seconds.labels(kind).observe(time.monotonic() - started)
+
     def worker():
         while True:
             key = queue.get(timeout=0.5)
@@ -446,23 +483,10 @@ def run_workers(
                 if queue.is_shut_down:
                     return
                 continue
-            started = time.monotonic()
             try:
-                handle(key)
-                queue.forget(key)
-            except Exception as err:  # noqa: BLE001 - one key's failure must not kill the worker
-                delay = queue.retry(key)
-                log(
-                    logging.WARNING if isinstance(err, api.TMCError) else logging.ERROR,
-                    "reconcile failed; will retry",
-                    key=str(key),
-                    error=str(err),
-                    retry_in_s=round(delay, 2),
-                )
-            finally:
-                if metrics is not None and metrics.enabled:
-                    metrics.reconcile_seconds.labels(kind).observe(time.monotonic() - started)
-                queue.done(key)
+                work_on(key)
+            except Exception as err:  # noqa: BLE001 - a failure around the handler (logging, metrics) neither
+                log(logging.ERROR, "worker error", key=str(key), error=str(err))  # kills the worker
 
     threads = [threading.Thread(target=worker, name=f"{queue.name}-{i}", daemon=True) for i in range(count)]
     for thread in threads:
@@ -471,6 +495,11 @@ def run_workers(
 
 
 # ------------------------------------------------------------------ reflector
+
+
+def all_alive(threads) -> bool:
+    """True when every thread (workers, watches) still runs: /healthz fails once one has died."""
+    return all(thread.is_alive() for thread in threads)
 
 
 def object_key(obj: Mapping) -> tuple[str, str]:
@@ -511,6 +540,11 @@ class Reflector:
         self._thread = threading.Thread(target=self._run, name=f"watch-{self.name}", daemon=True)
         self._thread.start()
         return self
+
+    @property
+    def alive(self) -> bool:
+        """False once the watch thread has died (it never ends on its own before stop)."""
+        return self._thread is None or self._thread.is_alive() or self.stop.is_set()
 
     def items(self) -> list[dict]:
         with self._lock:

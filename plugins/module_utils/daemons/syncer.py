@@ -59,6 +59,7 @@ class Syncer:
         self.gates, self.metrics = gates, metrics
         self.stop = threading.Event()
         self.queue = runtime.WorkQueue("syncworks", metrics)
+        self.threads: list[threading.Thread] = []
         self.namespace = api.cluster_namespace(cluster)
         self.works = runtime.Reflector(
             hub,
@@ -195,7 +196,7 @@ class Syncer:
     # -- run
 
     def healthy(self) -> bool:
-        return not self.stop.is_set()
+        return not self.stop.is_set() and runtime.all_alive(self.threads) and self.works.alive
 
     def ready(self) -> bool:
         return self.works.synced.is_set()
@@ -207,6 +208,7 @@ class Syncer:
         threads = runtime.run_workers(self.queue, self.handle, self.args.concurrency, self.metrics, "syncwork")
         beat = threading.Thread(target=self._beat_loop, name="heartbeat", daemon=True)
         beat.start()
+        self.threads = [*threads, beat]
         self.stop.wait()
         runtime.drain(self.queue, threads)
         if endpoints is not None:
