@@ -155,7 +155,7 @@ class ProgramCache:
         self._generation[owner] = generation
         self._programs[key] = program
         while len(self._programs) > self.maxsize:
-            (old_owner, _gen, _expr), _ = self._programs.popitem(last=False)
+            (old_owner, _gen, _expr), _evicted = self._programs.popitem(last=False)
             if not any(k[0] == old_owner for k in self._programs):
                 self._generation.pop(old_owner, None)
         return program

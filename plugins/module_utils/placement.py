@@ -677,7 +677,7 @@ class CompiledPlacement:
 
     @cached_property
     def prioritizer_names(self) -> frozenset[str]:
-        return frozenset(name for name, _ in self.prioritizers)
+        return frozenset(name for name, _weight in self.prioritizers)
 
     @cached_property
     def selector_keys(self) -> frozenset[str]:
@@ -708,7 +708,7 @@ def _split_placement(placement: object) -> tuple[Mapping, Mapping]:
 
 def placement_key(placement: object) -> str:
     """``namespace/name`` of a WorkloadPlacement object ("" for a bare spec)."""
-    meta, _ = _split_placement(placement)
+    meta, _spec = _split_placement(placement)
     name, namespace = meta.get("name") or "", meta.get("namespace") or ""
     return f"{namespace}/{name}" if namespace and name else str(name)
 
@@ -1340,7 +1340,7 @@ def _select_top(call: _Call, eligible: list[str], scores: dict[str, float]) -> _
     threshold = heapq.nlargest(number + 1, scores.values())[-1]
     top = sorted([(-s, n) for n, s in scores.items() if s >= threshold])
     chosen = top[:number]
-    return _Selection([n for _, n in chosen], sel_keys={k[1]: k for k in chosen}, best_out=top[number])
+    return _Selection([n for _score, n in chosen], sel_keys={k[1]: k for k in chosen}, best_out=top[number])
 
 
 def _skew_ok(counts: dict[str, int], group: str, max_skew: int) -> bool:
@@ -1389,7 +1389,7 @@ def _allowed_groups(spread: tuple[SpreadConstraint, ...], buckets: dict[tuple, l
     heads = sorted((bucket[0], groups) for groups, bucket in buckets.items())
     allowed = []
     for i, c in enumerate(spread):
-        order = list(dict.fromkeys(groups[i] for _, groups in heads))
+        order = list(dict.fromkeys(groups[i] for _head, groups in heads))
         allowed.append(order if c.max_groups is None else order[: c.max_groups])
     return allowed
 
@@ -1455,7 +1455,7 @@ def _drop_disallowed(spread, buckets: dict[tuple, list], allowed: list[list[str]
                 f"spread limit: {c.topology_key}={groups[bad]} is not among the maxGroups={c.max_groups} "
                 f"groups chosen ({', '.join(allowed[bad])})"
             )
-            for _, name in bucket:
+            for _rank, name in bucket:
                 selection.excluded[name] = reason
     return kept
 
@@ -1526,11 +1526,11 @@ def _select(call: _Call, eligible: list[str], scores: dict[str, float], detail: 
 
 def _largest_remainder(total: int, weights: Sequence[tuple[str, Fraction]]) -> dict[str, int]:
     """floor(total*w/W) each, then one more to the largest remainders (ties: name ascending)."""
-    whole = sum(w for _, w in weights)
+    whole = sum(w for _name, w in weights)
     if total <= 0 or not weights:
-        return {name: 0 for name, _ in weights}
+        return {name: 0 for name, _weight in weights}
     if whole == 0:
-        weights = [(name, Fraction(1)) for name, _ in weights]
+        weights = [(name, Fraction(1)) for name, _weight in weights]
         whole = Fraction(len(weights))
     shares = {}
     remainders = []
@@ -1540,7 +1540,7 @@ def _largest_remainder(total: int, weights: Sequence[tuple[str, Fraction]]) -> d
         shares[name] = base
         remainders.append((-(quota - base), name))
     left = total - sum(shares.values())
-    for _, name in sorted(remainders)[:left]:
+    for _remainder, name in sorted(remainders)[:left]:
         shares[name] += 1
     return shares
 
@@ -1618,25 +1618,25 @@ def divide_replicas(
 
 
 def _water_fill(total: int, items: list[tuple[str, Fraction, int | None]]) -> dict[str, int]:
-    shares = dict.fromkeys((name for name, _, _ in items), 0)
+    shares = dict.fromkeys((name for name, _weight, _cap in items), 0)
     if not items or total == 0:
         return shares
-    positive = [(n, w, c) for n, w, c in items if w > 0] or [(n, Fraction(1), c) for n, _, c in items]
+    positive = [(n, w, c) for n, w, c in items if w > 0] or [(n, Fraction(1), c) for n, _weight, c in items]
     active, remaining = positive, total
     while active and remaining > 0:
-        trial = _largest_remainder(remaining, [(n, w) for n, w, _ in active])
-        over = [(n, c) for n, _, c in active if c is not None and trial[n] > c]
+        trial = _largest_remainder(remaining, [(n, w) for n, w, _cap in active])
+        over = [(n, c) for n, _weight, c in active if c is not None and trial[n] > c]
         if not over:
             for name, count in trial.items():
                 shares[name] += count
             return shares
-        full = {n for n, _ in over}
+        full = {n for n, _cap in over}
         for name, cap in over:
             shares[name] = cap
             remaining -= cap
         active = [item for item in active if item[0] not in full]
     if remaining > 0:  # everyone is full: overcommit by weight so the sum stays exact
-        for name, count in _largest_remainder(remaining, [(n, w) for n, w, _ in positive]).items():
+        for name, count in _largest_remainder(remaining, [(n, w) for n, w, _cap in positive]).items():
             shares[name] += count
     return shares
 
@@ -1782,7 +1782,7 @@ class _Explainer:
         call = self.call = result.call
         placement = call.placement
         candidates = [n for n, v in call.views.items() if placement.matches(v)]
-        self.eligible, self.notes, _ = _filter(call, candidates, None)
+        self.eligible, self.notes, _time_sensitive = _filter(call, candidates, None)
         totals, self.bounds = _score_vector(call, self.eligible) if self.eligible else ([], [])
         self.scores = dict(zip(self.eligible, totals, strict=True))
         self.selection = _select(call, self.eligible, self.scores, detail=True) if self.eligible else None
@@ -1987,7 +1987,7 @@ def decide(
         to_epoch(now),
     )
     candidates = [name for name, view in snapshot.views.items() if compiled.matches(view)]
-    result, _ = _evaluate(call, candidates, None, _replicas(replicas), _request(per_replica_request))
+    result, _state = _evaluate(call, candidates, None, _replicas(replicas), _request(per_replica_request))
     return result
 
 

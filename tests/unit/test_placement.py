@@ -420,7 +420,7 @@ def test_programs_are_compiled_once_per_placement_generation():
 def test_index_compiles_each_generation_once():
     index = P.PlacementIndex([cluster("a")])
     placement = wp({"predicates": ["true"]}, uid="u-9")
-    for _ in range(3):
+    for _attempt in range(3):
         index.set_placement(placement)
         index.decide("team-a/web")
     assert index.cache.compiled == 1

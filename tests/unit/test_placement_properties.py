@@ -293,7 +293,7 @@ def test_divided_replicas_sum_exactly_follow_weights_within_one_and_are_never_ne
     counts = {d["cluster"]: d["replicas"] for d in P.divide_replicas(total, decisions)}
     assert sum(counts.values()) == total
     assert min(counts.values()) >= 0
-    whole = sum(w for _, w in weights)
+    whole = sum(w for _name, w in weights)
     for name, weight in weights:
         exact = Fraction(total * weight, whole) if whole else Fraction(total, len(weights))
         assert abs(counts[name] - exact) < 1
@@ -404,7 +404,7 @@ def test_index_matches_one_shot_on_a_larger_random_fleet(rng: random.Random):
     placements = [placement_object(s, name=f"q{i}") for i, s in enumerate(specs_)]
     index = P.PlacementIndex(fleet.values(), placements)
     previous = {}
-    for _ in range(25):
+    for _step in range(25):
         i = rng.randrange(0, 70)
         name = f"m{i:03d}"
         if name in fleet and rng.random() < 0.15:
