@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from contextlib import contextmanager
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, render
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
@@ -34,6 +35,8 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import 
 
 LEASE_NAME = "tmc-controller"
 HEALTH_INTERVAL = 2.0
+SUMMARY_INTERVAL = 0.5  # at most two placement summaries per namespace and second, however busy
+SOURCE_INDEX = "source"  # SyncWorks by (source namespace label, apiVersion, kind, name)
 DEPENDENCY_KINDS = frozenset({"ConfigMap", "Secret"})
 
 
@@ -74,18 +77,51 @@ class CachedHub:
         if reflector is None or field_selector:
             return self._client.list(api_version, kind, namespace, label_selector, field_selector)
         wanted = _parse_equality_selector(label_selector)
-        return [
-            o
-            for o in reflector.items()
-            if (namespace is None or (o["metadata"].get("namespace") or "") == namespace)
-            and all((o["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
-        ]
+        indexed = [k for k in wanted if f"label:{k}" in reflector.indexers]
+        if namespace is not None:
+            candidates = reflector.by_index("namespace", namespace)
+        elif indexed:
+            candidates = reflector.by_index(f"label:{indexed[0]}", wanted[indexed[0]])
+        else:
+            candidates = reflector.items()
+        return [o for o in candidates if _labels_match(o, wanted)]
+
+    def works_of(self, source_namespace: str, source: tuple) -> list[dict]:
+        """The SyncWorks of one source, from the index (no scan)."""
+        reflector = self._reflectors[(api.API_VERSION, api.KIND_SYNCWORK)]
+        return reflector.by_index(SOURCE_INDEX, (render.label_value(source_namespace), *source))
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
         reflector = self._reflector(api_version, kind)
         if reflector is None:
             return self._client.get(api_version, kind, name, namespace)
         return reflector.get(namespace, name)
+
+
+def _labels_match(obj: Mapping, wanted: Mapping) -> bool:
+    labels = obj["metadata"].get("labels") or {}
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _label_indexer(key: str):
+    def values(obj: Mapping) -> list:
+        found = (obj["metadata"].get("labels") or {}).get(key)
+        return [] if found is None else [found]
+
+    return values
+
+
+def _syncwork_source(work: Mapping) -> list:
+    label = (work["metadata"].get("labels") or {}).get(render.LABEL_SOURCE_NAMESPACE)
+    return [] if label is None else [(label, *works.source_of(work))]
+
+
+INDEXERS = {
+    (api.API_VERSION, api.KIND_SYNCWORK): {
+        f"label:{render.LABEL_SOURCE_NAMESPACE}": _label_indexer(render.LABEL_SOURCE_NAMESPACE),
+        SOURCE_INDEX: _syncwork_source,
+    },
+}
 
 
 def _parse_equality_selector(text: str | None) -> dict[str, str]:
@@ -118,6 +154,10 @@ class Controller:
         self.stop = threading.Event()
         self.queue = runtime.WorkQueue("controller", metrics)
         self.threads: list[threading.Thread] = []
+        # Sources waiting for a per-namespace pass: ("src"|"agg", namespace) -> {(apiVersion, kind, name)}.
+        # One queue key per namespace batches a burst of changes into one pass.
+        self._pending: dict[tuple[str, str], set] = {}
+        self._pending_lock = threading.Lock()
         self.thresholds = health.Thresholds(args.heartbeat_threshold, args.eviction_timeout)
         self.namespaces = set(runtime.split_list(args.namespaces))
         self.reflectors: dict[tuple[str, str], runtime.Reflector] = {}
@@ -126,6 +166,7 @@ class Controller:
             ("coordination.k8s.io/v1", "Lease", api.SYSTEM_NAMESPACE, self._on_lease),
             (api.API_VERSION, api.KIND_PLACEMENT, None, self._on_placement),
             (api.API_VERSION, api.KIND_SYNCWORK, None, self._on_syncwork),
+            ("v1", "Namespace", None, self._on_namespace),
         ]
         for group, kind in self._source_kinds():
             kinds.append((works.api_version_for(hub, group), kind, None, self._on_source))
@@ -141,6 +182,7 @@ class Controller:
                 resync_period=args.resync_period,
                 metrics=metrics,
                 name=kind.lower(),
+                indexers=INDEXERS.get((api_version, kind)),
             )
         self.cached = CachedHub(hub, self.reflectors)
         self.elector = None
@@ -185,6 +227,13 @@ class Controller:
             for namespace in self._placement_namespaces():
                 self.queue.add(("ns", namespace))
 
+    def _on_namespace(self, event: str, obj: dict, old) -> None:
+        """A namespace's labels feed the clusters' namespaceSelector: re-decide its placements."""
+        name = obj["metadata"]["name"]
+        before, after = ((old or {}).get("metadata") or {}).get("labels"), obj["metadata"].get("labels")
+        if event == "MODIFIED" and before != after and name in self._placement_namespaces():
+            self.queue.add(("ns", name))
+
     def _on_lease(self, _event: str, obj: dict, _old) -> None:
         name = obj["metadata"]["name"]
         if name.startswith(api.HEARTBEAT_LEASE_PREFIX):
@@ -204,7 +253,7 @@ class Controller:
         if obj["kind"] in DEPENDENCY_KINDS:
             self.queue.add(("ns", namespace))  # it may follow a workload (propagateDependencies)
         else:
-            self.queue.add(("src", namespace, obj["apiVersion"], obj["kind"], obj["metadata"]["name"]))
+            self._defer("src", namespace, (obj["apiVersion"], obj["kind"], obj["metadata"]["name"]))
 
     def _on_syncwork(self, _event: str, obj: dict, old) -> None:
         labels = obj["metadata"].get("labels") or {}
@@ -217,8 +266,24 @@ class Controller:
             and not obj["metadata"].get("deletionTimestamp")
         ):
             return
-        source = works.source_of(obj)
-        self.queue.add(("agg", namespace, *source))
+        self._defer("agg", namespace, works.source_of(obj))
+
+    def _defer(self, purpose: str, namespace: str, source: tuple) -> None:
+        with self._pending_lock:
+            self._pending.setdefault((purpose, namespace), set()).add(source)
+        self.queue.add((purpose, namespace))
+
+    @contextmanager
+    def _taken(self, purpose: str, namespace: str):
+        """The sources pending for a pass; put back when the pass fails, so that its retry has them."""
+        with self._pending_lock:
+            taken = self._pending.pop((purpose, namespace), set())
+        try:
+            yield taken
+        except BaseException:
+            with self._pending_lock:
+                self._pending.setdefault((purpose, namespace), set()).update(taken)
+            raise
 
     # -- handling keys
 
@@ -232,9 +297,16 @@ class Controller:
             elif kind == "ns":
                 self._sync(key[1], None)
             elif kind == "src":
-                self._sync(key[1], {tuple(key[2:])})
+                with self._taken("src", key[1]) as sources:
+                    if sources:
+                        self._sync(key[1], sources)
             elif kind == "agg":
-                self._aggregate(key[1], {tuple(key[2:])})
+                with self._taken("agg", key[1]) as sources:
+                    if sources:
+                        self._aggregate(key[1], sources)
+                        self.queue.add_after(("sum", key[1]), SUMMARY_INTERVAL)
+            elif kind == "sum":
+                self._summarize(key[1])
 
     def _health(self, cluster: str) -> None:
         registration = self.cached.get(api.API_VERSION, api.KIND_CLUSTER, cluster)
@@ -261,6 +333,8 @@ class Controller:
         counts = works.write_works(self.hub, plan, now)
         for error in plan.errors + counts.errors:
             log(logging.WARNING, "cannot place", namespace=namespace, **{k: str(v) for k, v in error.items()})
+        if counts.transient:
+            raise api.TMCError(f"{counts.transient} SyncWork writes in {namespace} failed transiently")
         if counts.created or counts.updated or counts.deleted:
             log(
                 logging.INFO,
@@ -272,16 +346,26 @@ class Controller:
             )
 
     def _aggregate(self, namespace: str, only_sources: set) -> None:
+        """The sources' status from their SyncWorks (read from the index, not by scanning)."""
         plan = works.Plan(namespace)
+        current = []
         for api_version, kind, name in only_sources:
             source = self.cached.get(api_version, kind, name, namespace)
             if source is not None:
                 plan.sources[(api_version, kind, name)] = source
+                current += self.cached.works_of(namespace, (api_version, kind, name))
+        works.aggregate_status(
+            self.hub, plan, current, works.now_utc(), gates=self.gates, only_sources=only_sources, placements=False
+        )
+
+    def _summarize(self, namespace: str) -> None:
+        """Each placement's summary and Synced/Available conditions: rate-limited, one pass per namespace."""
+        plan = works.Plan(namespace)
         placements = self.cached.list(api.API_VERSION, api.KIND_PLACEMENT, namespace=namespace)
         plan.placements = [works.PlacementOutcome(p, None) for p in placements]
         selector = f"{render.LABEL_SOURCE_NAMESPACE}={render.label_value(namespace)}"
         current = self.cached.list(api.API_VERSION, api.KIND_SYNCWORK, label_selector=selector)
-        works.aggregate_status(self.hub, plan, current, works.now_utc(), gates=self.gates, only_sources=only_sources)
+        works.aggregate_status(self.hub, plan, current, works.now_utc(), gates=self.gates, only_sources=set())
 
     def _tick(self) -> None:
         """Time moves health (a heartbeat ages without any event), so look at every cluster often."""
@@ -345,7 +429,7 @@ class Controller:
         for work in self.reflectors[(api.API_VERSION, api.KIND_SYNCWORK)].items():
             namespace = (work["metadata"].get("labels") or {}).get(selector_label)
             if namespace and self._watched(namespace):
-                self.queue.add(("agg", namespace, *works.source_of(work)))
+                self._defer("agg", namespace, works.source_of(work))
 
 
 def main(argv: list[str] | None = None) -> int:

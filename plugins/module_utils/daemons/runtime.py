@@ -31,7 +31,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -502,6 +502,13 @@ def all_alive(threads) -> bool:
     return all(thread.is_alive() for thread in threads)
 
 
+def _slim(obj: dict) -> dict:
+    """The object as the caches keep it: without managedFields, which nothing reads and which are
+    often the larger half of an object."""
+    (obj.get("metadata") or {}).pop("managedFields", None)
+    return obj
+
+
 def object_key(obj: Mapping) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
     return meta.get("namespace") or "", meta.get("name") or ""
@@ -522,6 +529,7 @@ class Reflector:
         resync_period: float = 300.0,
         metrics: Metrics | None = None,
         name: str | None = None,
+        indexers: Mapping[str, Callable[[dict], Iterable]] | None = None,
     ):
         self.client, self.api_version, self.kind = client, api_version, kind
         self.handler, self.stop = handler, stop
@@ -530,6 +538,10 @@ class Reflector:
         self.metrics = metrics
         self.name = name or kind
         self.cache: dict = {}
+        # Secondary indexes, kept under the lock with the cache: name -> value -> {key: obj}.
+        # "namespace" is always there, so a namespaced read never scans the whole kind.
+        self.indexers = {"namespace": lambda o: [o["metadata"].get("namespace") or ""], **(indexers or {})}
+        self._indexes: dict = {name: {} for name in self.indexers}
         self.synced = threading.Event()
         self.resource_version = ""
         self.last_contact = time.monotonic()
@@ -554,6 +566,32 @@ class Reflector:
         with self._lock:
             return self.cache.get((namespace or "", name))
 
+    def by_index(self, index: str, value) -> list[dict]:
+        """The cached objects whose ``index`` function yields ``value``."""
+        with self._lock:
+            return list(self._indexes[index].get(value, {}).values())
+
+    def _index(self, key, obj: dict | None, old: dict | None) -> None:
+        """Move ``key`` from the index entries of ``old`` to those of ``obj`` (lock held)."""
+        for name, function in self.indexers.items():
+            index = self._indexes[name]
+            for value in function(old) if old is not None else ():
+                bucket = index.get(value)
+                if bucket is not None:
+                    bucket.pop(key, None)
+                    if not bucket:
+                        del index[value]
+            for value in function(obj) if obj is not None else ():
+                index.setdefault(value, {})[key] = obj
+
+    def _store(self, key, obj: dict | None) -> dict | None:
+        """Put (or with None, drop) one object; returns the one it replaces (lock held)."""
+        old = self.cache.pop(key, None) if obj is None else self.cache.get(key)
+        if obj is not None:
+            self.cache[key] = obj
+        self._index(key, obj, old)
+        return old
+
     def _emit(self, event: str, obj: dict, old: dict | None) -> None:
         try:
             self.handler(event, obj, old)
@@ -562,9 +600,12 @@ class Reflector:
 
     def _relist(self) -> None:
         items, version = self.client.list_with_version(self.api_version, self.kind, self.namespace, self.label_selector)
-        fresh = {object_key(o): o for o in items}
+        fresh = {object_key(o): _slim(o) for o in items}
         with self._lock:
             old_cache, self.cache = self.cache, fresh
+            self._indexes = {name: {} for name in self.indexers}
+            for key, obj in fresh.items():
+                self._index(key, obj, None)
         for key, obj in fresh.items():
             old = old_cache.get(key)
             if old is None:
@@ -604,11 +645,7 @@ class Reflector:
                         continue
                     key = object_key(obj)
                     with self._lock:
-                        old = self.cache.get(key)
-                        if event == "DELETED":
-                            self.cache.pop(key, None)
-                        else:
-                            self.cache[key] = obj
+                        old = self._store(key, None if event == "DELETED" else _slim(obj))
                     self._emit(event, obj, old)
                     if self.stop.is_set():
                         return

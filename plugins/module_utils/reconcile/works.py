@@ -348,39 +348,66 @@ class HubCounts:
     deleted: int = 0
     placements_updated: int = 0
     errors: list = field(default_factory=list)
+    transient: int = 0  # errors worth a retry (the API server was unavailable, not the object refused)
 
 
-def write_works(hub: kube.Kube, plan: Plan, now: dt.datetime, check_mode: bool = False) -> HubCounts:
-    """Make the hub's SyncWorks match the plan and record each placement's decisions."""
+HUB_WRITE_CONCURRENCY = 8
+
+
+def write_works(
+    hub: kube.Kube, plan: Plan, now: dt.datetime, check_mode: bool = False, concurrency: int = HUB_WRITE_CONCURRENCY
+) -> HubCounts:
+    """Make the hub's SyncWorks match the plan (writes in parallel, bounded) and record each placement's
+    decisions."""
     counts = HubCounts()
-    for work in plan.create:
+
+    def create(work: dict) -> str:
         try:
             hub.create(work, dry_run=check_mode)
-            counts.created += 1
         except kube.KubeError as err:
             if check_mode and err.status == 404 and err.details.get("kind") == "namespaces":
-                counts.created += 1  # the cluster's namespace is created by its registration
-                continue
-            counts.errors.append(_work_error(work, err))
-    for work in plan.update:
-        try:
-            hub.apply(_without_finalizers(work), CONTROLLER, dry_run=check_mode)
-            counts.updated += 1
-        except kube.KubeError as err:
-            counts.errors.append(_work_error(work, err))
-    for work in plan.delete:
-        hub.delete(
-            api.API_VERSION,
-            api.KIND_SYNCWORK,
-            work["metadata"]["name"],
-            work["metadata"]["namespace"],
-            dry_run=check_mode,
-        )
-        counts.deleted += 1
+                return "created"  # the cluster's namespace is created by its registration
+            raise
+        return "created"
+
+    def update(work: dict) -> str:
+        hub.apply(_without_finalizers(work), CONTROLLER, dry_run=check_mode)
+        return "updated"
+
+    def delete(work: dict) -> str:
+        meta = work["metadata"]
+        hub.delete(api.API_VERSION, api.KIND_SYNCWORK, meta["name"], meta["namespace"], dry_run=check_mode)
+        return "deleted"
+
+    jobs = [(create, w) for w in plan.create] + [(update, w) for w in plan.update] + [(delete, w) for w in plan.delete]
+    for (_step, work), outcome in zip(jobs, _run_bounded(jobs, concurrency), strict=True):
+        if isinstance(outcome, kube.KubeError):
+            counts.errors.append(_work_error(work, outcome))
+            counts.transient += kube.is_transient(outcome)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            setattr(counts, outcome, getattr(counts, outcome) + 1)
     for outcome in plan.placements:
         if _write_placement_decisions(hub, outcome, now, check_mode):
             counts.placements_updated += 1
     return counts
+
+
+def _run_bounded(jobs: list, concurrency: int) -> list:
+    """``step(work)`` for each job, at most ``concurrency`` at once; each result or the exception it raised."""
+
+    def attempt(job):
+        step, work = job
+        try:
+            return step(work)
+        except Exception as err:  # noqa: BLE001 - handed back to the caller, in order
+            return err
+
+    if len(jobs) <= 1 or concurrency <= 1:
+        return [attempt(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(jobs))) as pool:
+        return list(pool.map(attempt, jobs))
 
 
 def _without_finalizers(work: Mapping) -> dict:
