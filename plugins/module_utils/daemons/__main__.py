@@ -11,7 +11,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("controller", "syncer"):
-        print(__doc__.strip(), file=sys.stderr)
+        sys.stderr.write(__doc__.strip() + "\n")
         return 2
     if argv[0] == "controller":
         from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller as daemon
@@ -21,4 +21,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

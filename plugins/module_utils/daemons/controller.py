@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -36,14 +35,23 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import 
 LEASE_NAME = "tmc-controller"
 HEALTH_INTERVAL = 2.0
 SUMMARY_INTERVAL = 0.5  # at most two placement summaries per namespace and second, however busy
-SOURCE_INDEX = "source"  # SyncWorks by (source namespace label, apiVersion, kind, name)
+SOURCE_INDEX = "source"
+Cache = runtime.Reflector | runtime.ReflectorSet  # SyncWorks by (source namespace label, apiVersion, kind, name)
 DEPENDENCY_KINDS = frozenset({"ConfigMap", "Secret"})
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tmc-controller", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="tmc-controller", description=__doc__.split("\n\n", 1)[0])
     runtime.common_flags(p)
     p.add_argument("--leader-elect", type=runtime._bool, default=True, help="run leader election (true|false)")
+    p.add_argument(
+        "--leader-elect-namespace", default=None, help="hub namespace of the leader Lease (default: --namespace)"
+    )
+    p.add_argument(
+        "--cluster-selector",
+        default="",
+        help="label selector of the ClusterRegistrations this controller places onto and keeps healthy (default all)",
+    )
     p.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
     p.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
     p.add_argument("--leader-elect-retry-period", type=float, default=2.0)
@@ -54,7 +62,7 @@ def parser() -> argparse.ArgumentParser:
 class CachedHub:
     """The hub as the engine reads it: from the watch caches, writes going to the client."""
 
-    def __init__(self, client: kube.Kube, reflectors: Mapping[tuple[str, str], runtime.Reflector]):
+    def __init__(self, client: kube.Kube, reflectors: Mapping[tuple[str, str], Cache]):
         self._client = client
         self._reflectors = reflectors
 
@@ -160,42 +168,60 @@ class Controller:
         self._pending_lock = threading.Lock()
         self.thresholds = health.Thresholds(args.heartbeat_threshold, args.eviction_timeout)
         self.namespaces = set(runtime.split_list(args.namespaces))
-        self.reflectors: dict[tuple[str, str], runtime.Reflector] = {}
+        self.reflectors: dict[tuple[str, str], Cache] = {}
         kinds = [
-            (api.API_VERSION, api.KIND_CLUSTER, None, self._on_cluster),
-            ("coordination.k8s.io/v1", "Lease", api.SYSTEM_NAMESPACE, self._on_lease),
-            (api.API_VERSION, api.KIND_PLACEMENT, None, self._on_placement),
-            (api.API_VERSION, api.KIND_SYNCWORK, None, self._on_syncwork),
-            ("v1", "Namespace", None, self._on_namespace),
+            (api.API_VERSION, api.KIND_CLUSTER, self._on_cluster, args.cluster_selector or None, False),
+            ("coordination.k8s.io/v1", "Lease", self._on_lease, None, False),
+            (api.API_VERSION, api.KIND_PLACEMENT, self._on_placement, None, True),
+            (api.API_VERSION, api.KIND_SYNCWORK, self._on_syncwork, self._syncwork_selector(), False),
+            ("v1", "Namespace", self._on_namespace, None, False),
         ]
         for group, kind in self._source_kinds():
-            kinds.append((works.api_version_for(hub, group), kind, None, self._on_source))
-        for api_version, kind, namespace, handler in kinds:
-            self.reflectors[(api_version, kind)] = runtime.Reflector(
-                hub,
-                api_version,
-                kind,
-                handler,
-                self.stop,
-                namespace=namespace,
-                label_selector=args.label_selector if handler == self._on_source and args.label_selector else None,
-                resync_period=args.resync_period,
-                metrics=metrics,
-                name=kind.lower(),
-                indexers=INDEXERS.get((api_version, kind)),
-            )
+            kinds.append((works.api_version_for(hub, group), kind, self._on_source, args.label_selector or None, True))
+        for api_version, kind, handler, selector, per_namespace in kinds:
+
+            def reflector(namespace, api_version=api_version, kind=kind, handler=handler, selector=selector):
+                return runtime.Reflector(
+                    hub,
+                    api_version,
+                    kind,
+                    handler,
+                    self.stop,
+                    namespace=namespace,
+                    label_selector=selector,
+                    resync_period=args.resync_period,
+                    metrics=metrics,
+                    name=kind.lower() if namespace is None else f"{kind.lower()}/{namespace}",
+                    indexers=INDEXERS.get((api_version, kind)),
+                )
+
+            if kind == "Lease":
+                self.reflectors[(api_version, kind)] = reflector(api.SYSTEM_NAMESPACE)
+            elif per_namespace and self.namespaces:
+                self.reflectors[(api_version, kind)] = runtime.ReflectorSet(
+                    [reflector(ns) for ns in sorted(self.namespaces)]
+                )
+            else:
+                self.reflectors[(api_version, kind)] = reflector(None)
         self.cached = CachedHub(hub, self.reflectors)
         self.elector = None
         if args.leader_elect:
             self.elector = runtime.LeaderElector(
                 hub,
-                args.namespace,
+                args.leader_elect_namespace or args.namespace,
                 LEASE_NAME,
                 args.id or runtime.default_identity(),
                 args.leader_elect_lease_duration,
                 args.leader_elect_renew_deadline,
                 args.leader_elect_retry_period,
             )
+
+    def _syncwork_selector(self) -> str | None:
+        """With --namespaces, only the SyncWorks of those namespaces' workloads."""
+        if not self.namespaces:
+            return None
+        values = ",".join(sorted(render.label_value(ns) for ns in self.namespaces))
+        return f"{render.LABEL_SOURCE_NAMESPACE} in ({values})"
 
     def _source_kinds(self) -> list[tuple[str, str]]:
         listed = runtime.split_list(self.args.resource_types)
@@ -453,4 +479,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    raise SystemExit(main())

@@ -669,6 +669,58 @@ class Reflector:
                     backoff = min(backoff * 2, 10.0)
 
 
+class _AllSet:
+    """The ``synced`` of a ReflectorSet: set when every member's is."""
+
+    def __init__(self, events: list[threading.Event]):
+        self.events = events
+
+    def is_set(self) -> bool:
+        return all(e.is_set() for e in self.events)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for event in self.events:
+            if not event.wait(None if deadline is None else max(0.0, deadline - time.monotonic())):
+                return False
+        return True
+
+
+class ReflectorSet:
+    """One kind watched in several namespaces (one Reflector each), read as one cache.
+
+    With ``--namespaces`` the controller watches only those namespaces, so that namespaced
+    RBAC is enough and other namespaces' churn costs it nothing.
+    """
+
+    def __init__(self, reflectors: list[Reflector]):
+        self.members = {r.namespace or "": r for r in reflectors}
+        self.indexers = reflectors[0].indexers
+        self.synced = _AllSet([r.synced for r in reflectors])
+
+    def start(self) -> ReflectorSet:
+        for reflector in self.members.values():
+            reflector.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return all(r.alive for r in self.members.values())
+
+    def items(self) -> list[dict]:
+        return [o for r in self.members.values() for o in r.items()]
+
+    def get(self, namespace: str | None, name: str) -> dict | None:
+        reflector = self.members.get(namespace or "")
+        return None if reflector is None else reflector.get(namespace, name)
+
+    def by_index(self, index: str, value) -> list[dict]:
+        if index == "namespace":
+            reflector = self.members.get(value)
+            return [] if reflector is None else reflector.items()
+        return [o for r in self.members.values() for o in r.by_index(index, value)]
+
+
 # ------------------------------------------------------------------ leader election
 
 
@@ -687,9 +739,9 @@ class LeaderElector:
         renew_deadline: float = 10.0,
         retry_period: float = 2.0,
     ):
-        if not lease_duration > renew_deadline:
+        if lease_duration <= renew_deadline:
             raise api.SpecError("leader-elect-lease-duration", "must be greater than the renew deadline")
-        if not renew_deadline > self.JITTER * retry_period:
+        if renew_deadline <= self.JITTER * retry_period:
             raise api.SpecError("leader-elect-renew-deadline", f"must be greater than {self.JITTER} x the retry period")
         if retry_period <= 0:
             raise api.SpecError("leader-elect-retry-period", "must be more than 0")

@@ -29,7 +29,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import 
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tmc-syncer", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="tmc-syncer", description=__doc__.split("\n\n", 1)[0])
     runtime.common_flags(p)
     p.add_argument(
         "--cluster-name",
