@@ -6,20 +6,57 @@
 ``TMCModule`` builds the AnsibleModule from the shared argspec, checks the
 Python dependencies, applies feature gates, makes pooled clients and turns
 engine errors into ``fail_json`` with a message that says what to fix.
-AnsibleModule masks every ``no_log`` value in whatever the module returns.
+AnsibleModule masks every ``no_log`` value in whatever the module returns;
+``redact_args`` hides more of the module's own arguments (for example the
+Secrets among ``manifest_apply``'s definitions) in the ``invocation`` that
+every result carries, whichever way the module ends.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube
 
 
+class _RedactingModule(AnsibleModule):
+    """AnsibleModule whose ``invocation`` shows the arguments through ``redact_args``.
+
+    Set before AnsibleModule's own argument checks, so their failures are covered too.
+    """
+
+    def __init__(self, *args, redact_args: Callable[[dict], dict], **kwargs):
+        self._redact_args = redact_args
+        super().__init__(*args, **kwargs)
+
+    def _with_invocation(self, result: dict) -> dict:
+        if "invocation" in result:
+            return result
+        params = getattr(self, "params", None) or {}
+        return {**result, "invocation": {"module_args": self._redact_args(params)}}
+
+    def exit_json(self, **kwargs):
+        super().exit_json(**self._with_invocation(kwargs))
+
+    def fail_json(self, msg, **kwargs):
+        super().fail_json(msg, **self._with_invocation(kwargs))
+
+
 class TMCModule:
-    def __init__(self, argument_spec: dict, gate: str = api.MASTER_GATE, **kwargs):
+    def __init__(
+        self,
+        argument_spec: dict,
+        gate: str = api.MASTER_GATE,
+        redact_args: Callable[[dict], dict] | None = None,
+        **kwargs,
+    ):
         kwargs.setdefault("supports_check_mode", True)
-        self.module = AnsibleModule(argument_spec=argument_spec, **kwargs)
+        if redact_args is None:
+            self.module = AnsibleModule(argument_spec=argument_spec, **kwargs)
+        else:
+            self.module = _RedactingModule(argument_spec=argument_spec, redact_args=redact_args, **kwargs)
         if not kube.HAS_KUBERNETES:
             self.module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(kube.KUBERNETES_IMPORT_ERROR))
         try:

@@ -16,6 +16,9 @@ description:
     in order, or deletes them in reverse order.
   - The roles of this collection install TMC's CRDs, namespaces and RBAC with it; it needs no other collection.
   - A server-side dry run predicts every change, so check mode and diff mode show what a real run would do.
+  - The values of a Secret's C(data) and C(stringData) never appear in what the module returns (diffs and its
+    own arguments in C(invocation)); key names do, and a diff marks each value as unchanged, old or new.
+    The values are still passed to the module, so keep them in Ansible Vault or a lookup.
 options:
   definitions:
     description:
@@ -51,7 +54,7 @@ attributes:
     description: Uses server-side dry run.
   diff_mode:
     support: full
-    description: Returns the object before and after.
+    description: Returns each changed object before and after; Secret values are hidden.
   idempotent:
     support: full
     description: A repeated run with the same options reports no change.
@@ -101,12 +104,22 @@ results:
       description: Whether this object was (or in check mode would be) changed.
       type: bool
     diff:
-      description: Before and after, when diff mode is on.
+      description:
+        - Before and after, when diff mode is on.
+        - The values of a Secret's C(data) and C(stringData) read V(VALUE_HIDDEN (unchanged)) on both sides,
+          or V(VALUE_HIDDEN (old value)) before and V(VALUE_HIDDEN (new value)) after a change.
       type: dict
       returned: diff mode
+diff:
+  description:
+    - One before/after pair per changed object, with a header naming the object, for C(ansible-playbook --diff).
+    - Secret values are hidden as in RV(results[].diff).
+  returned: diff mode
+  type: list
+  elements: dict
 """
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube, redact
 from ansible_collections.tmc.multicluster.plugins.module_utils.args import argspec
 from ansible_collections.tmc.multicluster.plugins.module_utils.module import TMCModule
 
@@ -179,13 +192,29 @@ def apply_definitions(m: TMCModule) -> dict:
             "changed": change.changed,
         }
         if m.diff_mode:
-            entry["diff"] = change.diff()
+            entry["diff"] = _hidden_diff(change)
         results.append(entry)
-    return {"changed": any(r["changed"] for r in results), "results": results}
+    outcome = {"changed": any(r["changed"] for r in results), "results": results}
+    if m.diff_mode:
+        outcome["diff"] = [
+            {**r["diff"], "before_header": _header(r), "after_header": _header(r)} for r in results if r["changed"]
+        ]
+    return outcome
+
+
+def _hidden_diff(change: kube.Change) -> dict:
+    diff = change.diff()
+    diff["before"], diff["after"] = redact.redact_diff(diff["before"], diff["after"])
+    return diff
+
+
+def _header(entry: dict) -> str:
+    where = f"{entry['namespace']}/" if entry["namespace"] else ""
+    return f"{entry['kind']} {where}{entry['name']}"
 
 
 def main() -> None:
-    TMCModule(ARGSPEC).run(apply_definitions)
+    TMCModule(ARGSPEC, redact_args=redact.redact_definitions).run(apply_definitions)
 
 
 if __name__ == "__main__":

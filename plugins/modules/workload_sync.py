@@ -72,7 +72,7 @@ attributes:
     description: Server-side dry run on the hub and on every member; nothing is written.
   diff_mode:
     support: full
-    description: Returns, per cluster, each object before and after.
+    description: Returns, per cluster, each object before and after; Secret values are hidden.
   idempotent:
     support: full
     description: A repeat with no change on the hub or the members makes no write and reports no change.
@@ -126,14 +126,17 @@ available:
   returned: always
   type: bool
 diff:
-  description: Per-object before and after on each member, in diff mode.
+  description:
+    - Per-object before and after on each member, in diff mode.
+    - The values of a Secret's C(data) and C(stringData) are hidden; each reads V(VALUE_HIDDEN (unchanged)) on
+      both sides, or V(VALUE_HIDDEN (old value)) before and V(VALUE_HIDDEN (new value)) after a change.
   returned: diff mode
   type: dict
 """
 
 import time
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, redact
 from ansible_collections.tmc.multicluster.plugins.module_utils.args import argspec
 from ansible_collections.tmc.multicluster.plugins.module_utils.module import TMCModule
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters
@@ -201,6 +204,16 @@ def _all_available(flat_works: list) -> bool:
     return all((w.get("status") or {}).get("available") for w in live)
 
 
+def _member_diffs(reports: dict) -> dict:
+    """Before and after of every changed member object, keyed cluster/kind/name; Secret values hidden."""
+    before, after = {}, {}
+    for report in reports.values():
+        for d in report.diffs:
+            key = f"{d['cluster']}/{d['kind']}/{d['name']}"
+            before[key], after[key] = redact.redact_diff(d["before"], d["after"])
+    return {"before": before, "after": after}
+
+
 def run(m: TMCModule) -> dict:
     p = m.params
     hub = m.hub()
@@ -236,7 +249,7 @@ def run(m: TMCModule) -> dict:
         time.sleep(1)
         now = sync.now_utc()
         plan = plan_now(now)
-        _, flat, extra = _member_pass(m, hub, plan, members, now, False)
+        _wait_reports, flat, extra = _member_pass(m, hub, plan, members, now, False)
         written += extra + sync.aggregate_status(hub, plan, flat, now, False, m.gates)
     for report in reports.values():
         errors.extend({"cluster": report.cluster, **e} for e in report.errors)
@@ -256,12 +269,7 @@ def run(m: TMCModule) -> dict:
         "available": available,
     }
     if m.diff_mode:
-        result["diff"] = {
-            "before": {
-                f"{d['cluster']}/{d['kind']}/{d['name']}": d["before"] for r in reports.values() for d in r.diffs
-            },
-            "after": {f"{d['cluster']}/{d['kind']}/{d['name']}": d["after"] for r in reports.values() for d in r.diffs},
-        }
+        result["diff"] = _member_diffs(reports)
     if p["wait"] and not m.check_mode and not available:
         pending = [
             f"{w['spec']['cluster']}/{w['spec']['manifest']['kind']}/{w['spec']['manifest']['metadata']['name']}"
