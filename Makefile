@@ -21,7 +21,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 
 .PHONY: help venv collection testbed-binaries testbed-up testbed-down testbed-status lint unit integration test demo \
-        e2e sanity bench-placement bench-sync bench-latency bench-latency-short clean
+        e2e sanity bench-placement bench-sync bench-latency bench-latency-short clean chaos
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -72,6 +72,13 @@ test: venv collection testbed-binaries lint
 
 demo: testbed-up
 	@ANSIBLE_LOCALHOST_WARNING=false $(BIN)/ansible-playbook -i localhost, -c local playbooks/demo.yml -e tmc_testbed_state=$(DEMO_STATE)
+
+# make chaos: every chaos scenario, full profile, on a testbed of its own in .testbed/chaos (left running).
+CHAOS_STATE ?= $(CURDIR)/.testbed/chaos
+chaos: venv collection testbed-binaries
+	@$(BIN)/python -m hack.testbed up --state $(CHAOS_STATE)
+	@ANSIBLE_LOCALHOST_WARNING=false $(BIN)/ansible-playbook -i localhost, -c local playbooks/chaos.yml \
+	  -e tmc_testbed_state=$(CHAOS_STATE) -e tmc_chaos_profile=full
 
 e2e: venv collection testbed-binaries
 	@$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
