@@ -79,6 +79,16 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
+def _gone(pid: int) -> bool:
+    """True once ``pid`` has exited completely (a zombie has; one still in exit, with its files and
+    working directory, has not — its /proc/PID/exe is already unreadable, so ``pid()`` cannot tell)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
 def _port_in_use(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -234,11 +244,11 @@ class Testbed:
         except ProcessLookupError:
             return False
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.pid(c):
+        while time.monotonic() < deadline and not _gone(pid):
             time.sleep(0.1)
-        if self.pid(c):
+        if not _gone(pid):
             os.killpg(pid, signal.SIGKILL)
-            while self.pid(c):
+            while not _gone(pid):
                 time.sleep(0.05)
         return True
 

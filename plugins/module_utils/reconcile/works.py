@@ -351,7 +351,8 @@ class HubCounts:
     transient: int = 0  # errors worth a retry (the API server was unavailable, not the object refused)
 
 
-HUB_WRITE_CONCURRENCY = 8
+HUB_WRITE_CONCURRENCY = 8  # parallel writes to the hub in one pass
+MEMBER_APPLY_CONCURRENCY = 8  # parallel applies to one member in one pass
 
 
 def write_works(
@@ -595,8 +596,10 @@ def apply_works(
     check_mode: bool = False,
     diff: bool = False,
     live: Mapping | None = None,
+    concurrency: int = MEMBER_APPLY_CONCURRENCY,
 ) -> MemberReport:
-    """Make the member hold exactly the manifests of ``works`` (the SyncWorks of ``cluster``).
+    """Make the member hold exactly the manifests of ``works`` (the SyncWorks of ``cluster``):
+    deletions first, then the applies, ``concurrency`` at a time.
 
     ``live``: the member's managed objects keyed by (apiVersion, kind, namespace, name) when the
     caller has them cached (the syncer's watches); else they are listed, one call per kind.
@@ -604,26 +607,47 @@ def apply_works(
     report = MemberReport(cluster)
     live = _live_index(member, cluster, works) if live is None else live
     namespaces: set = set()
-    for work in sorted(works, key=lambda w: (w["metadata"].get("deletionTimestamp") is None, object_key(w))):
+    ordered = sorted(works, key=object_key)
+    for work in [w for w in ordered if w["metadata"].get("deletionTimestamp")]:  # deletions first, in order
         manifest = work["spec"]["manifest"]
-        key = manifest_key(manifest)
         try:
-            if work["metadata"].get("deletionTimestamp"):
-                _finish_deleted(member, work, live.get(key), report, check_mode)
-                continue
-            _apply_one(member, work, live.get(key), namespaces, report, now, check_mode, diff)
+            _finish_deleted(member, work, live.get(manifest_key(manifest)), report, check_mode)
         except kube.KubeError as err:
-            report.errors.append(
-                {
-                    "kind": manifest["kind"],
-                    "namespace": key[2],
-                    "name": key[3],
-                    "status": err.status,
-                    "message": str(err),
-                }
+            _record_error(report, work, err, now)
+
+    def apply(work: Mapping) -> MemberReport:
+        part = MemberReport(cluster)
+        try:
+            _apply_one(
+                member, work, live.get(manifest_key(work["spec"]["manifest"])), namespaces, part, now, check_mode, diff
             )
-            report.statuses[object_key(work)] = _work_status(work, None, now, error=str(err))
+        except kube.KubeError as err:
+            _record_error(part, work, err, now)
+        return part
+
+    applies = [(apply, w) for w in ordered if not w["metadata"].get("deletionTimestamp")]
+    for part in _run_bounded(applies, concurrency):
+        if isinstance(part, BaseException):
+            raise part
+        _merge_report(report, part)
     return report
+
+
+def _record_error(report: MemberReport, work: Mapping, err: kube.KubeError, now: dt.datetime) -> None:
+    key = manifest_key(work["spec"]["manifest"])
+    report.errors.append(
+        {"kind": key[1], "namespace": key[2], "name": key[3], "status": err.status, "message": str(err)}
+    )
+    report.statuses[object_key(work)] = _work_status(work, None, now, error=str(err))
+
+
+def _merge_report(report: MemberReport, part: MemberReport) -> None:
+    for counter in ("created", "updated", "deleted", "unchanged"):
+        setattr(report, counter, getattr(report, counter) + getattr(part, counter))
+    report.errors += part.errors
+    report.statuses.update(part.statuses)
+    report.finished += part.finished
+    report.diffs += part.diffs
 
 
 def _apply_one(
@@ -711,17 +735,27 @@ def release_finished(hub: kube.Kube, report: MemberReport, check_mode: bool = Fa
 def write_work_statuses(
     hub: kube.Kube, works: Iterable[Mapping], report: MemberReport, check_mode: bool = False
 ) -> int:
-    """Write the SyncWork statuses a member pass computed; returns how many changed."""
-    written = 0
-    for work in works:
-        new = report.statuses.get(object_key(work))
-        if new is None or work["metadata"].get("deletionTimestamp"):
-            continue
-        if work.get("metadata", {}).get("uid") is None:
-            continue  # check mode: the SyncWork does not exist yet
+    """Write the SyncWork statuses a member pass computed (in parallel, bounded); returns how many changed."""
+
+    def write(work: dict) -> bool:
+        new = report.statuses[object_key(work)]
         if _apply_status(hub, work, work.get("status") or {}, new, check_mode, manager=SYNCER):
             work["status"] = new
-            written += 1
+            return True
+        return False
+
+    jobs = [
+        (write, work)
+        for work in works
+        if object_key(work) in report.statuses
+        and not work["metadata"].get("deletionTimestamp")
+        and work["metadata"].get("uid") is not None  # check mode: the SyncWork does not exist yet
+    ]
+    written = 0
+    for outcome in _run_bounded(jobs, HUB_WRITE_CONCURRENCY):
+        if isinstance(outcome, BaseException):
+            raise outcome
+        written += outcome
     return written
 
 
