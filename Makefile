@@ -21,7 +21,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 
 .PHONY: help venv collection testbed-binaries testbed-up testbed-down testbed-status lint unit integration test demo \
-        e2e sanity bench-placement bench-sync bench-latency bench-latency-short clean chaos
+        e2e sanity bench-placement bench-sync bench-latency bench-latency-short clean chaos upgrade
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -79,6 +79,15 @@ chaos: venv collection testbed-binaries
 	@$(BIN)/python -m hack.testbed up --state $(CHAOS_STATE)
 	@ANSIBLE_LOCALHOST_WARNING=false $(BIN)/ansible-playbook -i localhost, -c local playbooks/chaos.yml \
 	  -e tmc_testbed_state=$(CHAOS_STATE) -e tmc_chaos_profile=full
+
+# make upgrade: playbooks/upgrade.yml, full profile (previous build -> current -> rollback), on a testbed of its
+# own in .testbed/upgrade (left running); the report is .testbed/upgrade/upgrade-report.json.
+UPGRADE_STATE ?= $(CURDIR)/.testbed/upgrade
+upgrade: venv collection testbed-binaries
+	@$(BIN)/python -m hack.testbed up --state $(UPGRADE_STATE)
+	@ANSIBLE_LOCALHOST_WARNING=false $(BIN)/ansible-playbook -i localhost, -c local playbooks/upgrade.yml \
+	  -e tmc_testbed_state=$(UPGRADE_STATE) -e tmc_upgrade_rollback=true \
+	  -e tmc_upgrade_report=$(UPGRADE_STATE)/upgrade-report.json
 
 e2e: venv collection testbed-binaries
 	@$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
