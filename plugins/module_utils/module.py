@@ -9,7 +9,8 @@ engine errors into ``fail_json`` with a message that says what to fix.
 AnsibleModule masks every ``no_log`` value in whatever the module returns;
 ``redact_args`` hides more of the module's own arguments (for example the
 Secrets among ``manifest_apply``'s definitions) in the ``invocation`` that
-every result carries, whichever way the module ends.
+every result carries, whichever way the module ends, and in the line that
+AnsibleModule logs to the target's syslog or journal.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ class _RedactingModule(AnsibleModule):
             return result
         params = getattr(self, "params", None) or {}
         return {**result, "invocation": {"module_args": self._redact_args(params)}}
+
+    def _log_invocation(self):
+        # AnsibleModule logs its arguments to the target's syslog or journal; log them redacted.
+        params = self.params
+        self.params = self._redact_args(params)
+        try:
+            super()._log_invocation()
+        finally:
+            self.params = params
 
     def exit_json(self, **kwargs):
         super().exit_json(**self._with_invocation(kwargs))
