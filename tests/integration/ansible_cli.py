@@ -14,6 +14,11 @@ from ..conftest import COLLECTIONS, REPO
 BIN = Path(sys.executable).parent
 
 
+def hub_args(bed, **extra) -> dict:
+    """Module arguments that reach the testbed's hub directly, plus ``extra``."""
+    return {"kubeconfig": str(bed.kubeconfig("hub", direct=True)), **extra}
+
+
 def _env(extra: dict | None = None) -> dict:
     env = dict(os.environ)
     env.update(

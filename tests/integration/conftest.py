@@ -83,3 +83,25 @@ def tmc_hub(testbed, tmp_path_factory):
     again = run_playbook(playbook)
     assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout
     return testbed
+
+
+@pytest.fixture(scope="module")
+def registered(tmc_hub):
+    """Every member registered in push mode with a fresh heartbeat (labels env=test, location = region)."""
+    from .ansible_cli import hub_args, run_module
+
+    bed = tmc_hub
+    for name in bed.members:
+        run = run_module(
+            "cluster_registration",
+            hub_args(
+                bed,
+                name=name,
+                location=bed.state["clusters"][name]["region"],
+                heartbeat=True,
+                labels={"env": "test"},
+                member={"kubeconfig": str(bed.kubeconfig(name, direct=True))},
+            ),
+        )
+        assert not run.failed, run.output
+    return bed

@@ -23,7 +23,7 @@ from kubernetes.client.rest import ApiException
 from hack.testbed import HUB
 
 from ..conftest import REPO
-from .ansible_cli import BIN, _env, run_module
+from .ansible_cli import BIN, _env, hub_args, run_module
 
 MARK = {"tmc-test": "inventory"}
 EAST, WEST, EDGE = "inv-east", "inv-west", "inv-edge"
@@ -57,10 +57,6 @@ HOST_VARIABLES = {
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def hub_args(bed, **extra):
-    return {"kubeconfig": str(bed.kubeconfig(HUB, direct=True)), **extra}
 
 
 def deregister(bed, name):

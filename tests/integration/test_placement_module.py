@@ -11,13 +11,9 @@ from kubernetes import client
 
 from hack.testbed import HUB
 
-from .ansible_cli import run_module, run_playbook
+from .ansible_cli import hub_args, run_module, run_playbook
 
 GROUP, VERSION = "tmc.kcp.io", "v1alpha1"
-
-
-def hub_args(bed, **extra):
-    return {"kubeconfig": str(bed.kubeconfig(HUB, direct=True)), **extra}
 
 
 @pytest.fixture(scope="module")

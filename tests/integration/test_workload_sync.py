@@ -8,35 +8,9 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from hack.testbed import HUB
-
-from .ansible_cli import run_module
+from .ansible_cli import hub_args, run_module
 
 GROUP, VERSION = "tmc.kcp.io", "v1alpha1"
-
-
-def hub_args(bed, **extra):
-    return {"kubeconfig": str(bed.kubeconfig(HUB, direct=True)), **extra}
-
-
-@pytest.fixture(scope="module")
-def registered(tmc_hub):
-    """Every member registered in push mode with a fresh heartbeat."""
-    bed = tmc_hub
-    for name in bed.members:
-        run = run_module(
-            "cluster_registration",
-            hub_args(
-                bed,
-                name=name,
-                location=bed.state["clusters"][name]["region"],
-                heartbeat=True,
-                labels={"env": "test"},
-                member={"kubeconfig": str(bed.kubeconfig(name, direct=True))},
-            ),
-        )
-        assert not run.failed, run.output
-    return bed
 
 
 @pytest.fixture
