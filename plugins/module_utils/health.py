@@ -21,7 +21,7 @@ passed in. The rules (DESIGN.md section 2):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
@@ -176,6 +176,27 @@ def evaluate(
         conditions=conditions,
         taints=taints,
     )
+
+
+def evicting(verdict: Health) -> bool:
+    """True when the cluster is past its eviction timeout (tainted NoExecute for being unreachable)."""
+    return any(t["key"] == api.TAINT_UNREACHABLE and t["effect"] == "NoExecute" for t in verdict.taints)
+
+
+def full_disruption(verdicts: Iterable[Health]) -> bool:
+    """True when every cluster is past its eviction timeout at once.
+
+    Then the likelier fault is on the hub's side (its network, its clock, the syncers' path to
+    it), and there is nowhere to move workloads to anyway: failing over would only delete every
+    SyncWork, and with them the workloads on every member once the syncers come back. As the
+    node lifecycle controller does in a full disruption, evictions are held; NoSchedule stays.
+    """
+    verdicts = list(verdicts)
+    return bool(verdicts) and all(evicting(v) for v in verdicts)
+
+
+def without_evictions(taints: list) -> list:
+    return [t for t in taints if t["effect"] != "NoExecute"]
 
 
 def api_reachable_condition(ok: bool, message: str, now: dt.datetime, previous: list | None = None) -> dict:

@@ -100,3 +100,28 @@ def test_taints_grow_monotonically_with_age(age):
         assert effects == ["NoSchedule"]
     else:
         assert effects == ["NoSchedule", "NoExecute"]
+
+
+def test_full_disruption_only_when_every_cluster_is_past_eviction():
+    gone = health.evaluate({"spec": {}}, lease_renewed(400), NOW, T)
+    stale = health.evaluate({"spec": {}}, lease_renewed(60), NOW, T)
+    fresh = health.evaluate({"spec": {}}, lease_renewed(1), NOW, T)
+    assert health.full_disruption([gone, gone, gone])
+    assert not health.full_disruption([gone, gone, fresh])
+    assert not health.full_disruption([gone, stale])
+    assert not health.full_disruption([])
+
+
+def test_current_health_holds_evictions_in_a_full_disruption_and_not_otherwise():
+    from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters
+
+    regs = [{"metadata": {"name": n}, "spec": {}} for n in ("a", "b", "c")]
+
+    def effects(leases):
+        fresh = clusters.with_current_health(regs, leases, NOW, T, failover=True)
+        return {r["metadata"]["name"]: sorted(t["effect"] for t in r["status"]["taints"]) for r in fresh}
+
+    everyone_gone = {n: lease_renewed(400) for n in ("a", "b", "c")}
+    assert effects(everyone_gone) == {n: ["NoSchedule"] for n in ("a", "b", "c")}
+    one_gone = {"a": lease_renewed(400), "b": lease_renewed(1), "c": lease_renewed(1)}
+    assert effects(one_gone) == {"a": ["NoExecute", "NoSchedule"], "b": [], "c": []}

@@ -167,6 +167,7 @@ class Controller:
         self._pending: dict[tuple[str, str], set] = {}
         self._pending_lock = threading.Lock()
         self.thresholds = health.Thresholds(args.heartbeat_threshold, args.eviction_timeout)
+        self.evictions_held = False
         self.namespaces = set(runtime.split_list(args.namespaces))
         self.reflectors: dict[tuple[str, str], Cache] = {}
         kinds = [
@@ -347,7 +348,7 @@ class Controller:
             works.now_utc(),
             self.thresholds,
             lease=lease,
-            failover=self.gates.is_enabled("TMCFailover"),
+            failover=self.gates.is_enabled("TMCFailover") and not self.evictions_held,
         )
 
     def _sync(self, namespace: str, only_sources: set | None) -> None:
@@ -396,8 +397,34 @@ class Controller:
     def _tick(self) -> None:
         """Time moves health (a heartbeat ages without any event), so look at every cluster often."""
         while not self.stop.wait(HEALTH_INTERVAL):
-            for registration in self.reflectors[(api.API_VERSION, api.KIND_CLUSTER)].items():
+            registrations = self.reflectors[(api.API_VERSION, api.KIND_CLUSTER)].items()
+            self._check_disruption(registrations)
+            for registration in registrations:
                 self.queue.add(("health", registration["metadata"]["name"]))
+
+    def _check_disruption(self, registrations: list[dict]) -> None:
+        """Hold evictions while every cluster is past its eviction timeout (health.full_disruption)."""
+        leases = self.reflectors[("coordination.k8s.io/v1", "Lease")]
+        now = works.now_utc()
+        verdicts = [
+            health.evaluate(
+                r,
+                leases.get(api.SYSTEM_NAMESPACE, api.heartbeat_lease_name(r["metadata"]["name"])),
+                now,
+                self.thresholds,
+            )
+            for r in registrations
+        ]
+        held = health.full_disruption(verdicts)
+        if held != self.evictions_held:
+            log(
+                logging.WARNING if held else logging.INFO,
+                "every cluster is past its eviction timeout: evictions held until one heartbeat returns"
+                if held
+                else "evictions resumed",
+                clusters=len(verdicts),
+            )
+        self.evictions_held = held
 
     # -- run
 

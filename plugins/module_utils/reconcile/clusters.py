@@ -568,13 +568,14 @@ def update_health(
     """Recompute and write one cluster's conditions and taints from its Lease (controller loop).
 
     ``lease``: the heartbeat Lease when the caller has it cached (None: there is none); by default
-    it is read. ``failover`` False (gate TMCFailover off) never taints NoExecute.
+    it is read. ``failover`` False (gate TMCFailover off, or evictions held in a full disruption)
+    never taints NoExecute.
     """
     name = registration["metadata"]["name"]
     if lease is False:
         lease = read_lease(hub, name)
     verdict = health.evaluate(registration, lease, now, thresholds)
-    taints = verdict.taints if failover else [t for t in verdict.taints if t["effect"] != "NoExecute"]
+    taints = verdict.taints if failover else health.without_evictions(verdict.taints)
     status = dict(registration.get("status") or {})
     status.update({"conditions": verdict.conditions, "taints": taints})
     if verdict.last_heartbeat:
@@ -657,11 +658,13 @@ def with_current_health(
 
     Decisions then rest on the health of the moment, whether or not a controller
     has written it yet (the placement module, workload_sync and cluster_info agree).
+    When every cluster is past its eviction timeout, evictions are held (``health.full_disruption``).
     """
+    verdicts = [health.evaluate(r, leases.get(r["metadata"]["name"]), now, thresholds) for r in registrations]
+    evict = failover and not health.full_disruption(verdicts)
     fresh = []
-    for registration in registrations:
-        verdict = health.evaluate(registration, leases.get(registration["metadata"]["name"]), now, thresholds)
-        taints = verdict.taints if failover else [t for t in verdict.taints if t["effect"] != "NoExecute"]
+    for registration, verdict in zip(registrations, verdicts, strict=True):
+        taints = verdict.taints if evict else health.without_evictions(verdict.taints)
         status = {**(registration.get("status") or {}), "conditions": verdict.conditions, "taints": taints}
         fresh.append({**registration, "status": status})
     return fresh
