@@ -21,6 +21,7 @@ Private to this collection. The pieces, each small:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import heapq
 import json
@@ -71,6 +72,13 @@ def common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--insecure-skip-tls-verify", action="store_true", help="do not verify the hub's certificate")
     parser.add_argument("--namespace", default=api.SYSTEM_NAMESPACE, help="TMC's system namespace on the hub")
     parser.add_argument("--concurrency", type=int, default=4, help="workers handling keys in parallel")
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        help="seconds one API request (not a watch) may take; a slower one fails, is retried with backoff "
+        "and counts against the circuit breaker",
+    )
     parser.add_argument("--resync-period", type=float, default=300.0, help="seconds between full resyncs")
     parser.add_argument(
         "--resource-types",
@@ -100,6 +108,11 @@ def common_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def hub_config(args: argparse.Namespace) -> kube.ClientConfig:
+    """The hub connection the flags describe, with their request timeout."""
+    return dataclasses.replace(_hub_connection(args), request_timeout=args.request_timeout)
+
+
+def _hub_connection(args: argparse.Namespace) -> kube.ClientConfig:
     token = None
     if args.token_file:
         with open(args.token_file) as handle:

@@ -230,7 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     metrics = runtime.Metrics(enabled=gates.is_enabled("TMCObservability"))
     hub = runtime.daemon_client(runtime.hub_config(args), "hub", metrics)
     member_cfg = (
-        kube.ClientConfig(kubeconfig=args.downstream_kubeconfig, context=args.downstream_context)
+        kube.ClientConfig(
+            kubeconfig=args.downstream_kubeconfig,
+            context=args.downstream_context,
+            request_timeout=args.request_timeout,
+        )
         if args.downstream_kubeconfig
         else runtime.in_cluster_config()
     )
