@@ -11,3 +11,12 @@ from ..integration.conftest import (  # noqa: F401 - fixtures
     testbed,
     tmc_hub,
 )
+
+__all__ = [
+    "hub_api_client",
+    "hub_kubeconfig",
+    "member_api_clients",
+    "pytest_collection_modifyitems",
+    "testbed",
+    "tmc_hub",
+]

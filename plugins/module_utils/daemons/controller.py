@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager
+from typing import Union
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, render
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
@@ -36,7 +37,7 @@ LEASE_NAME = "tmc-controller"
 HEALTH_INTERVAL = 2.0
 SUMMARY_INTERVAL = 0.5  # at most two placement summaries per namespace and second, however busy
 SOURCE_INDEX = "source"
-Cache = runtime.Reflector | runtime.ReflectorSet  # SyncWorks by (source namespace label, apiVersion, kind, name)
+Cache = Union[runtime.Reflector, runtime.ReflectorSet]  # noqa: UP007 - ansible-test's pylint  # SyncWorks by (source namespace label, apiVersion, kind, name)
 DEPENDENCY_KINDS = frozenset({"ConfigMap", "Secret"})
 
 

@@ -848,7 +848,7 @@ def aggregate_status(
         summary = status.summarize(placed)
         current = wp.get("status") or {}
         new = {**current, "summary": summary["summary"]}
-        total = len([w for w in placed])
+        total = len(placed)
         available = sum(1 for w in placed if status.work_state(w)[1])
         applied = sum(1 for w in placed if status.work_state(w)[0])
         conditions = current.get("conditions") or []
