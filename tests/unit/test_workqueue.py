@@ -82,3 +82,22 @@ def test_shutdown_drops_pending_and_refuses_new_keys():
     queue.add("c")
     queue.add_after("d", 0.01)
     assert queue.get(timeout=0.05) is None
+
+
+def test_urgent_keys_go_first_and_a_queued_key_can_be_made_urgent():
+    queue = runtime.WorkQueue("t")
+    for key in ("s1", "s2", "s3"):
+        queue.add(key)
+    queue.add("spec", urgent=True)
+    queue.add("s3", urgent=True)  # already queued: moves to the urgent lane
+    assert [queue.get(timeout=0) for _index in range(5)] == ["spec", "s3", "s1", "s2", None]
+
+
+def test_an_urgent_add_while_processing_comes_back_urgent():
+    queue = runtime.WorkQueue("t")
+    queue.add("a")
+    assert queue.get(timeout=0) == "a"
+    queue.add("b")
+    queue.add("a", urgent=True)
+    queue.done("a")
+    assert [queue.get(timeout=0), queue.get(timeout=0)] == ["a", "b"]

@@ -253,7 +253,7 @@ class Controller:
             or event == "DELETED"
         ):
             for namespace in self._placement_namespaces():
-                self.queue.add(("ns", namespace))
+                self.queue.add(("ns", namespace), urgent=True)
 
     def _on_namespace(self, event: str, obj: dict, old) -> None:
         """A namespace's labels feed the clusters' namespaceSelector: re-decide its placements."""
@@ -270,7 +270,7 @@ class Controller:
     def _on_placement(self, event: str, obj: dict, old) -> None:
         namespace = obj["metadata"]["namespace"]
         if self._watched(namespace) and (event in ("ADDED", "DELETED", "SYNC") or _spec_changed(old, obj)):
-            self.queue.add(("ns", namespace))
+            self.queue.add(("ns", namespace), urgent=True)
 
     def _on_source(self, event: str, obj: dict, old) -> None:
         namespace = obj["metadata"].get("namespace") or ""
@@ -299,7 +299,8 @@ class Controller:
     def _defer(self, purpose: str, namespace: str, source: tuple) -> None:
         with self._pending_lock:
             self._pending.setdefault((purpose, namespace), set()).add(source)
-        self.queue.add((purpose, namespace))
+        # Source changes (new desired state) go before status aggregation.
+        self.queue.add((purpose, namespace), urgent=purpose == "src")
 
     @contextmanager
     def _taken(self, purpose: str, namespace: str):

@@ -21,6 +21,7 @@ Private to this collection. The pieces, each small:
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import datetime as dt
 import heapq
@@ -331,14 +332,20 @@ class Endpoints:
 
 
 class WorkQueue:
-    """A de-duplicating, per-key-ordered queue with delayed and rate-limited adds."""
+    """A de-duplicating, per-key-ordered queue with delayed and rate-limited adds.
+
+    Urgent keys (a spec change) go before ordinary ones (a status change), so that a stream of
+    status updates does not hold back the next desired state.
+    """
 
     def __init__(self, name: str, metrics: Metrics | None = None, base_delay: float = 0.1, max_delay: float = 30.0):
         self.name = name
         self.metrics = metrics
         self.base_delay, self.max_delay = base_delay, max_delay
         self._cond = threading.Condition()
-        self._queue: list = []
+        self._queue: collections.deque = collections.deque()
+        self._urgent: collections.deque = collections.deque()
+        self._urgent_keys: set = set()  # dirty keys that go to the urgent lane
         self._dirty: set = set()
         self._processing: set = set()
         self._delayed: list = []  # heap of (when, seq, key); at most one live entry per key
@@ -349,19 +356,28 @@ class WorkQueue:
 
     def __len__(self) -> int:
         with self._cond:
-            return len(self._queue)
+            return len(self._queue) + len(self._urgent)
 
     def _depth(self) -> None:
         if self.metrics is not None and self.metrics.enabled:
-            self.metrics.queue_depth.labels(self.name).set(len(self._queue))
+            self.metrics.queue_depth.labels(self.name).set(len(self._queue) + len(self._urgent))
 
-    def add(self, key) -> None:
+    def add(self, key, urgent: bool = False) -> None:
         with self._cond:
-            if self._shutdown or key in self._dirty:
+            if self._shutdown:
+                return
+            if key in self._dirty:
+                if urgent and key not in self._urgent_keys:
+                    self._urgent_keys.add(key)
+                    if key not in self._processing and key in self._queue:
+                        self._queue.remove(key)
+                        self._urgent.append(key)
                 return
             self._dirty.add(key)
+            if urgent:
+                self._urgent_keys.add(key)
             if key not in self._processing:
-                self._queue.append(key)
+                (self._urgent if urgent else self._queue).append(key)
                 self._depth()
                 self._cond.notify()
 
@@ -420,9 +436,10 @@ class WorkQueue:
         with self._cond:
             while True:
                 wait = self._promote_due()
-                if self._queue:
-                    key = self._queue.pop(0)
+                if self._urgent or self._queue:
+                    key = (self._urgent or self._queue).popleft()
                     self._dirty.discard(key)
+                    self._urgent_keys.discard(key)
                     self._processing.add(key)
                     self._depth()
                     return key
@@ -438,13 +455,13 @@ class WorkQueue:
         with self._cond:
             self._processing.discard(key)
             if key in self._dirty:
-                self._queue.append(key)
+                (self._urgent if key in self._urgent_keys else self._queue).append(key)
                 self._depth()
                 self._cond.notify()
 
     def idle(self) -> bool:
         with self._cond:
-            return not self._queue and not self._processing
+            return not self._queue and not self._urgent and not self._processing
 
     @property
     def is_shut_down(self) -> bool:
@@ -456,6 +473,8 @@ class WorkQueue:
             self._shutdown = True
             if drop_pending:
                 self._queue.clear()
+                self._urgent.clear()
+                self._urgent_keys.clear()
                 self._dirty.clear()
                 self._delayed.clear()
                 self._due.clear()

@@ -45,6 +45,14 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _desired_changed(old: dict | None, new: dict) -> bool:
+    """A SyncWork event that changes what the member should hold (not only its status)."""
+    if old is None:
+        return True
+    meta_old, meta_new = old.get("metadata") or {}, new.get("metadata") or {}
+    return old.get("spec") != new.get("spec") or meta_old.get("deletionTimestamp") != meta_new.get("deletionTimestamp")
+
+
 class Syncer:
     def __init__(
         self,
@@ -79,13 +87,14 @@ class Syncer:
 
     # -- events
 
-    def _on_work(self, _event: str, work: dict, _old) -> None:
+    def _on_work(self, _event: str, work: dict, old) -> None:
         manifest = (work.get("spec") or {}).get("manifest") or {}
         if manifest.get("apiVersion") and manifest.get("kind"):
             with self._lock:
                 self.owner[works.manifest_key(manifest)] = runtime.object_key(work)
             self._watch_kind(manifest["apiVersion"], manifest["kind"])
-        self.queue.add(runtime.object_key(work))
+        # A new desired state goes before the status updates queued meanwhile.
+        self.queue.add(runtime.object_key(work), urgent=_desired_changed(old, work))
 
     def _watch_kind(self, api_version: str, kind: str) -> None:
         with self._lock:
