@@ -194,9 +194,8 @@ def converged(snap: dict, expect_image: str | None, expect_data: dict) -> list[s
                 problems.append(f"{key}: not available")
             if expect_image and obj["image"] != expect_image:
                 problems.append(f"{key}: image {obj['image']}")
-        elif kind == "ConfigMap" and expect_data:
-            if any(obj["data"].get(k) != v for k, v in expect_data.items()):
-                problems.append(f"{key}: data {obj['data']}")
+        elif kind == "ConfigMap" and any(obj["data"].get(k) != v for k, v in expect_data.items()):
+            problems.append(f"{key}: data {obj['data']}")
     return problems
 
 
