@@ -280,10 +280,20 @@ def test_stopped_syncer_fails_over_and_leaves_no_duplicates(fleet, apis):
 
     after = wait_for("no stale copy", settled, timeout=180)
     assert spare in after
-    works = custom.list_cluster_custom_object(
-        GROUP, VERSION, "syncworks", label_selector=f"tmc.kcp.io/source-namespace={ns},tmc.kcp.io/source-name=worker"
-    )["items"]
-    assert sorted(w["spec"]["cluster"] for w in works if w["spec"]["manifest"]["kind"] == "Deployment") == sorted(after)
+
+    # The victim's SyncWork goes right after its object (the syncer releases its finalizer then).
+    def work_clusters():
+        works = custom.list_cluster_custom_object(
+            GROUP,
+            VERSION,
+            "syncworks",
+            label_selector=f"tmc.kcp.io/source-namespace={ns},tmc.kcp.io/source-name=worker",
+        )["items"]
+        found = sorted(w["spec"]["cluster"] for w in works if w["spec"]["manifest"]["kind"] == "Deployment")
+        return found if found == sorted(after) else None
+
+    wait_for("one SyncWork per copy", work_clusters, timeout=60)
+    assert settled() == after  # and nothing came back meanwhile
 
 
 def test_member_api_server_loss_fails_over_and_recovers(fleet, apis):
