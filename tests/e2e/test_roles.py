@@ -681,6 +681,7 @@ def test_kubernetes_runtime_controller_rbac_is_least_privilege(k8s_lab, hub_api_
         ("patch", "apps", "deployments", "team-a", None, "status"),
         ("list", "", "configmaps", "team-a", None, None),
         ("get", "", "namespaces", None, "team-a", None),
+        ("watch", "", "namespaces", None, None, None),  # namespace labels feed namespaceSelector
         ("watch", "coordination.k8s.io", "leases", "tmc-system", None, None),
         ("create", "coordination.k8s.io", "leases", ns, None, None),
         ("update", "coordination.k8s.io", "leases", ns, "tmc-controller", None),
