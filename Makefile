@@ -2,6 +2,7 @@
 # testbed binaries), cached outside the repository.
 #   make demo   bring up the local testbed and run playbooks/demo.yml
 #   make test   lint, unit tests and integration tests on the real testbed
+#   make integration TESTS=tests/integration/test_daemons.py   some integration tests only
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -65,7 +66,7 @@ unit: venv collection
 	@$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 integration: venv collection testbed-binaries
-	@$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest $(or $(TESTS),tests/integration) $(PYTEST_ARGS)
 
 test: venv collection testbed-binaries lint
 	@$(BIN)/python -m pytest tests/unit tests/integration $(PYTEST_ARGS)
