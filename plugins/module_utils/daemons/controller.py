@@ -445,25 +445,22 @@ class Controller:
         log(logging.INFO, "controller starting", hub=self.hub.host, gates=self.gates.as_flag())
         for reflector in self.reflectors.values():
             reflector.start()
+        elector = []
         if self.elector is not None:
-            threading.Thread(
-                target=self.elector.run, args=(self.stop, self.metrics), name="leader", daemon=True
-            ).start()
+            elector = [
+                threading.Thread(target=self.elector.run, args=(self.stop, self.metrics), name="leader", daemon=True)
+            ]
+            elector[0].start()
         threads = runtime.run_workers(self.queue, self.handle, self.args.concurrency, self.metrics, "controller")
         tick = threading.Thread(target=self._tick, name="health-tick", daemon=True)
         tick.start()
-        self.threads = [*threads, tick]
+        self.threads = [*threads, tick, *elector]
         was_leader = False
         while not self.stop.wait(0.2):
             leading = self.elector is None or self.elector.is_leader.is_set()
             if leading and not was_leader:
                 self._resync_all()
             was_leader = leading
-            if self.elector is not None and self.elector.lost.is_set():
-                log(logging.ERROR, "leadership lost; exiting so that a supervisor restarts this replica")
-                self.stop.set()
-                runtime.drain(self.queue, threads, timeout=5)
-                return 1
         runtime.drain(self.queue, threads)
         if self.elector is not None:
             self.elector.release()

@@ -780,7 +780,7 @@ class LeaderElector:
         self.client, self.namespace, self.name, self.identity = client, namespace, name, identity
         self.lease_duration, self.renew_deadline, self.retry_period = lease_duration, renew_deadline, retry_period
         self.is_leader = threading.Event()
-        self.lost = threading.Event()
+        self.losses = 0  # times leadership was lost (renewals failed past the renew deadline)
 
     @staticmethod
     def _now() -> str:
@@ -836,7 +836,9 @@ class LeaderElector:
             raise
 
     def run(self, stop: threading.Event, metrics: Metrics | None = None) -> None:
-        """Acquire, then renew; set ``lost`` when renewals fail for longer than the renew deadline."""
+        """Acquire, then renew. When renewals fail for longer than the renew deadline, step down
+        (``is_leader`` cleared, ``lost`` counts it) and campaign again: the caches stay warm and the
+        process is not restarted, so a long hub outage (its etcd restarting) costs no restart."""
         last_renew = None
         while not stop.is_set():
             try:
@@ -851,10 +853,10 @@ class LeaderElector:
                 self.is_leader.set()
                 last_renew = now
             elif self.is_leader.is_set() and (last_renew is None or now - last_renew > self.renew_deadline):
-                log(logging.ERROR, "lost leadership", lease=f"{self.namespace}/{self.name}")
+                log(logging.ERROR, "lost leadership; standing by", lease=f"{self.namespace}/{self.name}")
                 self.is_leader.clear()
-                self.lost.set()
-                return
+                self.losses += 1
+                last_renew = None
             if metrics is not None and metrics.enabled:
                 metrics.leader.set(1 if self.is_leader.is_set() else 0)
             stop.wait(self.retry_period * (1 + random.random() * 0.2))
