@@ -787,6 +787,8 @@ class LeaderElector:
         return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def _expired(self, spec: Mapping) -> bool:
+        if not spec.get("holderIdentity"):
+            return True  # released by a replica that stopped gracefully: free at once
         renew = spec.get("renewTime") or spec.get("acquireTime")
         if not renew:
             return True
