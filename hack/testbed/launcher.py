@@ -17,6 +17,7 @@ directory; two testbeds in two state directories never share a port.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -566,7 +567,7 @@ class Testbed:
         """Stop every process of this testbed; with ``purge`` remove its data too. Returns what was stopped."""
         if not self.state_file.exists():
             return []
-        stopped = []
+        stopped = [f"guest/{pid}" for pid in self._stop_guests()]
         for c in reversed(self.components()):
             if self.stop(c):
                 stopped.append(f"{c.cluster}/{c.name}")
@@ -576,6 +577,33 @@ class Testbed:
             shutil.rmtree(self.dir, ignore_errors=True)
             self._state = None
         return stopped
+
+    def _stop_guests(self, timeout: float = 20) -> list[int]:
+        """Stop the processes that others started with their files in this state directory — the
+        playbooks' supervised controllers and syncers (``make demo``, chaos, upgrade) — before the
+        clusters they talk to go away. Returns their pids."""
+        marker = str(self.dir) + "/"
+        guests = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if marker in cmdline and not _gone(int(entry.name)):
+                guests.append(int(entry.name))
+        for pid in guests:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not all(_gone(pid) for pid in guests):
+            time.sleep(0.1)
+        for pid in guests:
+            if not _gone(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        return guests
 
     def status(self) -> dict:
         """Which processes run (pid, resident memory) and each cluster's kubeconfigs."""
