@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m hack.testbed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("verb", choices=["up", "down", "status", "env", "stop", "start", "cut", "restore", "latency",
-                                         "reset"])
+    parser.add_argument(
+        "verb", choices=["up", "down", "status", "env", "stop", "start", "cut", "restore", "latency", "reset"]
+    )
     parser.add_argument("target", nargs="*", help="cluster (and component or milliseconds) for chaos verbs")
     parser.add_argument("--state", default=DEFAULT_STATE, help="state directory (default: %(default)s)")
     parser.add_argument(
