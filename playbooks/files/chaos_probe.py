@@ -365,7 +365,7 @@ def metrics(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
     snap = verbs.add_parser("snapshot")
     snap.add_argument("--namespace", required=True)

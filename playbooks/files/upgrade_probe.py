@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: contributors to tmc.multicluster
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Observe TMC's workloads while playbooks/upgrade.yml upgrades (or rolls back) the daemons.
@@ -349,7 +348,7 @@ def cmd_watch(scope: Scope, args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--config", required=True, help="JSON file: hub_kubeconfig, clusters, namespaces ...")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("snapshot")
