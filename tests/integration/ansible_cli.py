@@ -19,6 +19,24 @@ def hub_args(bed, **extra) -> dict:
     return {"kubeconfig": str(bed.kubeconfig("hub", direct=True)), **extra}
 
 
+def register_members(bed, labels_of) -> None:
+    """Register every member of the testbed in push mode with a fresh heartbeat; ``labels_of(name)``
+    gives each one's labels, and its location is its region."""
+    for name in bed.members:
+        run = run_module(
+            "cluster_registration",
+            hub_args(
+                bed,
+                name=name,
+                location=bed.state["clusters"][name]["region"],
+                heartbeat=True,
+                labels=labels_of(name),
+                member={"kubeconfig": str(bed.kubeconfig(name, direct=True))},
+            ),
+        )
+        assert not run.failed, run.output
+
+
 def _env(extra: dict | None = None) -> dict:
     env = dict(os.environ)
     env.update(

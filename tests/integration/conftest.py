@@ -88,20 +88,7 @@ def tmc_hub(testbed, tmp_path_factory):
 @pytest.fixture(scope="module")
 def registered(tmc_hub):
     """Every member registered in push mode with a fresh heartbeat (labels env=test, location = region)."""
-    from .ansible_cli import hub_args, run_module
+    from .ansible_cli import register_members
 
-    bed = tmc_hub
-    for name in bed.members:
-        run = run_module(
-            "cluster_registration",
-            hub_args(
-                bed,
-                name=name,
-                location=bed.state["clusters"][name]["region"],
-                heartbeat=True,
-                labels={"env": "test"},
-                member={"kubeconfig": str(bed.kubeconfig(name, direct=True))},
-            ),
-        )
-        assert not run.failed, run.output
-    return bed
+    register_members(tmc_hub, lambda _name: {"env": "test"})
+    return tmc_hub

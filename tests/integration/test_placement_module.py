@@ -11,29 +11,16 @@ from kubernetes import client
 
 from hack.testbed import HUB
 
-from .ansible_cli import hub_args, run_module, run_playbook
+from .ansible_cli import hub_args, register_members, run_module, run_playbook
 
 GROUP, VERSION = "tmc.kcp.io", "v1alpha1"
 
 
 @pytest.fixture(scope="module")
 def clusters(tmc_hub):
-    bed = tmc_hub
     tiers = {"member1": "prod", "member2": "prod", "member3": "dev"}
-    for name in bed.members:
-        run = run_module(
-            "cluster_registration",
-            hub_args(
-                bed,
-                name=name,
-                location=bed.state["clusters"][name]["region"],
-                heartbeat=True,
-                labels={"tier": tiers[name]},
-                member={"kubeconfig": str(bed.kubeconfig(name, direct=True))},
-            ),
-        )
-        assert not run.failed, run.output
-    return bed
+    register_members(tmc_hub, lambda name: {"tier": tiers[name]})
+    return tmc_hub
 
 
 @pytest.fixture
