@@ -583,15 +583,17 @@ class Testbed:
         playbooks' supervised controllers and syncers (``make demo``, chaos, upgrade) — before the
         clusters they talk to go away. Returns their pids."""
         marker = str(self.dir) + "/"
+        ours = {pid for pid in (self.pid(c) for c in self.components()) if pid}  # each leads its own group
         guests = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit() or int(entry.name) == os.getpid():
                 continue
             try:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
+                group = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
+            except (OSError, ValueError, IndexError):
                 continue
-            if marker in cmdline and not _gone(int(entry.name)):
+            if marker in cmdline and group not in ours and not _gone(int(entry.name)):
                 guests.append(int(entry.name))
         for pid in guests:
             with contextlib.suppress(ProcessLookupError):

@@ -31,7 +31,10 @@ work="$(mktemp -d "$cache/.build-${commit:0:12}-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 git -C "$repo" archive --format=tar "$commit" | tar -x -C "$work" --one-top-level=src
 "$galaxy" collection build "$work/src" --output-path "$work/dist" >&2
-"$galaxy" collection install --no-deps --offline -p "$work/collections" "$work"/dist/*.tar.gz >&2
+# --force and a collections path of its own: else ansible-galaxy sees the checkout's tmc.multicluster (same
+# version) on ANSIBLE_COLLECTIONS_PATH and installs nothing.
+ANSIBLE_COLLECTIONS_PATH="$work/collections" \
+  "$galaxy" collection install --no-deps --offline --force -p "$work/collections" "$work"/dist/*.tar.gz >&2
 test -f "$work/collections/ansible_collections/tmc/multicluster/plugins/module_utils/daemons/__main__.py"
 printf '%s\n' "$commit" > "$work/collections/ansible_collections/tmc/multicluster/.tmc-build-commit"
 rm -rf "$dest"
