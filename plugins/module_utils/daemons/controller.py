@@ -36,9 +36,10 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import 
 LEASE_NAME = "tmc-controller"
 HEALTH_INTERVAL = 2.0
 SUMMARY_INTERVAL = 0.5  # at most two placement summaries per namespace and second, however busy
-SOURCE_INDEX = "source"
-Cache = Union[runtime.Reflector, runtime.ReflectorSet]  # noqa: UP007 - ansible-test's pylint  # SyncWorks by (source namespace label, apiVersion, kind, name)
+SOURCE_INDEX = "source"  # SyncWorks by (source namespace label, apiVersion, kind, name)
+Cache = Union[runtime.Reflector, runtime.ReflectorSet]  # noqa: UP007 - ansible-test's pylint
 DEPENDENCY_KINDS = frozenset({"ConfigMap", "Secret"})
+PER_NAMESPACE = object()  # a watch scope: see Controller.__init__
 
 
 def parser() -> argparse.ArgumentParser:
@@ -142,21 +143,6 @@ def _parse_equality_selector(text: str | None) -> dict[str, str]:
     return out
 
 
-def _spec_changed(old: Mapping | None, new: Mapping) -> bool:
-    """False for changes of status only (such as the ones this controller writes)."""
-    if old is None:
-        return True
-    strip = ("status", "metadata")
-    before = {k: v for k, v in old.items() if k not in strip}
-    after = {k: v for k, v in new.items() if k not in strip}
-    meta_old, meta_new = old.get("metadata") or {}, new.get("metadata") or {}
-    return (
-        before != after
-        or meta_old.get("labels") != meta_new.get("labels")
-        or meta_old.get("deletionTimestamp") != meta_new.get("deletionTimestamp")
-    )
-
-
 class Controller:
     def __init__(self, hub: kube.Kube, args: argparse.Namespace, gates: api.FeatureGates, metrics: runtime.Metrics):
         self.hub, self.args, self.gates, self.metrics = hub, args, gates, metrics
@@ -171,16 +157,20 @@ class Controller:
         self.evictions_held = False
         self.namespaces = set(runtime.split_list(args.namespaces))
         self.reflectors: dict[tuple[str, str], Cache] = {}
+        # Where each kind is watched: one namespace, every namespace (None), or PER_NAMESPACE (one watch per
+        # --namespaces entry, or every namespace when there are none).
         kinds = [
-            (api.API_VERSION, api.KIND_CLUSTER, self._on_cluster, args.cluster_selector or None, False),
-            ("coordination.k8s.io/v1", "Lease", self._on_lease, None, False),
-            (api.API_VERSION, api.KIND_PLACEMENT, self._on_placement, None, True),
-            (api.API_VERSION, api.KIND_SYNCWORK, self._on_syncwork, self._syncwork_selector(), False),
-            ("v1", "Namespace", self._on_namespace, None, False),
+            (api.API_VERSION, api.KIND_CLUSTER, self._on_cluster, args.cluster_selector or None, None),
+            ("coordination.k8s.io/v1", "Lease", self._on_lease, None, api.SYSTEM_NAMESPACE),
+            (api.API_VERSION, api.KIND_PLACEMENT, self._on_placement, None, PER_NAMESPACE),
+            (api.API_VERSION, api.KIND_SYNCWORK, self._on_syncwork, self._syncwork_selector(), None),
+            ("v1", "Namespace", self._on_namespace, None, None),
         ]
         for group, kind in self._source_kinds():
-            kinds.append((works.api_version_for(hub, group), kind, self._on_source, args.label_selector or None, True))
-        for api_version, kind, handler, selector, per_namespace in kinds:
+            kinds.append(
+                (works.api_version_for(hub, group), kind, self._on_source, args.label_selector or None, PER_NAMESPACE)
+            )
+        for api_version, kind, handler, selector, scope in kinds:
 
             def reflector(namespace, api_version=api_version, kind=kind, handler=handler, selector=selector):
                 return runtime.Reflector(
@@ -197,14 +187,12 @@ class Controller:
                     indexers=INDEXERS.get((api_version, kind)),
                 )
 
-            if kind == "Lease":
-                self.reflectors[(api_version, kind)] = reflector(api.SYSTEM_NAMESPACE)
-            elif per_namespace and self.namespaces:
+            if scope is PER_NAMESPACE and self.namespaces:
                 self.reflectors[(api_version, kind)] = runtime.ReflectorSet(
                     [reflector(ns) for ns in sorted(self.namespaces)]
                 )
             else:
-                self.reflectors[(api_version, kind)] = reflector(None)
+                self.reflectors[(api_version, kind)] = reflector(None if scope is PER_NAMESPACE else scope)
         self.cached = CachedHub(hub, self.reflectors)
         self.elector = None
         if args.leader_elect:
@@ -248,7 +236,7 @@ class Controller:
         self.queue.add(("health", obj["metadata"]["name"]))
         if (
             event == "SYNC"
-            or _spec_changed(old, obj)
+            or runtime.spec_changed(old, obj)
             or (old or {}).get("status", {}).get("taints") != (obj.get("status") or {}).get("taints")
             or event == "DELETED"
         ):
@@ -269,14 +257,14 @@ class Controller:
 
     def _on_placement(self, event: str, obj: dict, old) -> None:
         namespace = obj["metadata"]["namespace"]
-        if self._watched(namespace) and (event in ("ADDED", "DELETED", "SYNC") or _spec_changed(old, obj)):
+        if self._watched(namespace) and (event in ("ADDED", "DELETED", "SYNC") or runtime.spec_changed(old, obj)):
             self.queue.add(("ns", namespace), urgent=True)
 
     def _on_source(self, event: str, obj: dict, old) -> None:
         namespace = obj["metadata"].get("namespace") or ""
         if not self._watched(namespace) or namespace not in self._placement_namespaces():
             return
-        if event not in ("ADDED", "DELETED", "SYNC") and not _spec_changed(old, obj):
+        if event not in ("ADDED", "DELETED", "SYNC") and not runtime.spec_changed(old, obj):
             return  # status only: ours
         if obj["kind"] in DEPENDENCY_KINDS:
             self.queue.add(("ns", namespace))  # it may follow a workload (propagateDependencies)

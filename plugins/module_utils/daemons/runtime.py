@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import dataclasses
 import datetime as dt
 import heapq
 import json
@@ -109,18 +108,15 @@ def common_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def hub_config(args: argparse.Namespace) -> kube.ClientConfig:
-    """The hub connection the flags describe, with their request timeout."""
-    return dataclasses.replace(_hub_connection(args), request_timeout=args.request_timeout)
-
-
-def _hub_connection(args: argparse.Namespace) -> kube.ClientConfig:
+    """The hub connection the flags describe."""
     token = None
     if args.token_file:
         with open(args.token_file) as handle:
             token = handle.read().strip()
     if not args.kubeconfig and not args.server and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        return in_cluster_config()
+        return in_cluster_config(args.request_timeout)
     return kube.ClientConfig(
+        request_timeout=args.request_timeout,
         kubeconfig=args.kubeconfig,
         context=args.context,
         host=args.server,
@@ -130,12 +126,12 @@ def _hub_connection(args: argparse.Namespace) -> kube.ClientConfig:
     )
 
 
-def in_cluster_config() -> kube.ClientConfig:
+def in_cluster_config(request_timeout: float = 30.0) -> kube.ClientConfig:
     base = "/var/run/secrets/kubernetes.io/serviceaccount"
     with open(f"{base}/token") as handle:
         token = handle.read().strip()
     host = f"https://{os.environ['KUBERNETES_SERVICE_HOST']}:{os.environ.get('KUBERNETES_SERVICE_PORT', '443')}"
-    return kube.ClientConfig(host=host, api_key=token, ca_cert=f"{base}/ca.crt")
+    return kube.ClientConfig(host=host, api_key=token, ca_cert=f"{base}/ca.crt", request_timeout=request_timeout)
 
 
 def split_list(text: str) -> list[str]:
@@ -529,6 +525,21 @@ def run_workers(
 # ------------------------------------------------------------------ reflector
 
 
+def spec_changed(old: Mapping | None, new: Mapping) -> bool:
+    """False for an event that changes only status (such as the ones the daemons write themselves)."""
+    if old is None:
+        return True
+    strip = ("status", "metadata")
+    before = {k: v for k, v in old.items() if k not in strip}
+    after = {k: v for k, v in new.items() if k not in strip}
+    meta_old, meta_new = old.get("metadata") or {}, new.get("metadata") or {}
+    return (
+        before != after
+        or meta_old.get("labels") != meta_new.get("labels")
+        or meta_old.get("deletionTimestamp") != meta_new.get("deletionTimestamp")
+    )
+
+
 def all_alive(threads) -> bool:
     """True when every thread (workers, watches) still runs: /healthz fails once one has died."""
     return all(thread.is_alive() for thread in threads)
@@ -780,7 +791,6 @@ class LeaderElector:
         self.client, self.namespace, self.name, self.identity = client, namespace, name, identity
         self.lease_duration, self.renew_deadline, self.retry_period = lease_duration, renew_deadline, retry_period
         self.is_leader = threading.Event()
-        self.losses = 0  # times leadership was lost (renewals failed past the renew deadline)
 
     @staticmethod
     def _now() -> str:
@@ -839,7 +849,7 @@ class LeaderElector:
 
     def run(self, stop: threading.Event, metrics: Metrics | None = None) -> None:
         """Acquire, then renew. When renewals fail for longer than the renew deadline, step down
-        (``is_leader`` cleared, ``lost`` counts it) and campaign again: the caches stay warm and the
+        (``is_leader`` cleared) and campaign again: the caches stay warm and the
         process is not restarted, so a long hub outage (its etcd restarting) costs no restart."""
         last_renew = None
         while not stop.is_set():
@@ -857,7 +867,6 @@ class LeaderElector:
             elif self.is_leader.is_set() and (last_renew is None or now - last_renew > self.renew_deadline):
                 log(logging.ERROR, "lost leadership; standing by", lease=f"{self.namespace}/{self.name}")
                 self.is_leader.clear()
-                self.losses += 1
                 last_renew = None
             if metrics is not None and metrics.enabled:
                 metrics.leader.set(1 if self.is_leader.is_set() else 0)

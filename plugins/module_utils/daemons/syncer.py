@@ -45,14 +45,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _desired_changed(old: dict | None, new: dict) -> bool:
-    """A SyncWork event that changes what the member should hold (not only its status)."""
-    if old is None:
-        return True
-    meta_old, meta_new = old.get("metadata") or {}, new.get("metadata") or {}
-    return old.get("spec") != new.get("spec") or meta_old.get("deletionTimestamp") != meta_new.get("deletionTimestamp")
-
-
 class Syncer:
     def __init__(
         self,
@@ -94,7 +86,7 @@ class Syncer:
                 self.owner[works.manifest_key(manifest)] = runtime.object_key(work)
             self._watch_kind(manifest["apiVersion"], manifest["kind"])
         # A new desired state goes before the status updates queued meanwhile.
-        self.queue.add(runtime.object_key(work), urgent=_desired_changed(old, work))
+        self.queue.add(runtime.object_key(work), urgent=runtime.spec_changed(old, work))
 
     def _watch_kind(self, api_version: str, kind: str) -> None:
         with self._lock:
@@ -245,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             request_timeout=args.request_timeout,
         )
         if args.downstream_kubeconfig
-        else runtime.in_cluster_config()
+        else runtime.in_cluster_config(args.request_timeout)
     )
     member = runtime.daemon_client(member_cfg, "member", metrics)
     syncer = Syncer(hub, member, args.cluster_name, args, gates, metrics)

@@ -396,7 +396,8 @@ def write_works(
 
 
 def _run_bounded(jobs: list, concurrency: int) -> list:
-    """``step(work)`` for each job, at most ``concurrency`` at once; each result or the exception it raised."""
+    """``step(work)`` for each ``(step, work)`` job, at most ``concurrency`` at once; each result or the
+    exception it raised, in order."""
 
     def attempt(job):
         step, work = job
@@ -409,6 +410,15 @@ def _run_bounded(jobs: list, concurrency: int) -> list:
         return [attempt(job) for job in jobs]
     with ThreadPoolExecutor(max_workers=min(concurrency, len(jobs))) as pool:
         return list(pool.map(attempt, jobs))
+
+
+def _run_all(jobs: list, concurrency: int) -> list:
+    """Like ``_run_bounded``, but the first exception (in job order) is raised once all have run."""
+    outcomes = _run_bounded(jobs, concurrency)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return outcomes
 
 
 def _without_finalizers(work: Mapping) -> dict:
@@ -626,9 +636,7 @@ def apply_works(
         return part
 
     applies = [(apply, w) for w in ordered if not w["metadata"].get("deletionTimestamp")]
-    for part in _run_bounded(applies, concurrency):
-        if isinstance(part, BaseException):
-            raise part
+    for part in _run_all(applies, concurrency):
         _merge_report(report, part)
     return report
 
@@ -751,12 +759,7 @@ def write_work_statuses(
         and not work["metadata"].get("deletionTimestamp")
         and work["metadata"].get("uid") is not None  # check mode: the SyncWork does not exist yet
     ]
-    written = 0
-    for outcome in _run_bounded(jobs, HUB_WRITE_CONCURRENCY):
-        if isinstance(outcome, BaseException):
-            raise outcome
-        written += outcome
-    return written
+    return sum(_run_all(jobs, HUB_WRITE_CONCURRENCY))
 
 
 # ------------------------------------------------------------------ push mode
@@ -788,11 +791,9 @@ def hub_works_for(hub: kube.Kube, cluster: str, namespace: str | None = None) ->
 
 def run_members(members: Mapping[str, Any], task, concurrency: int = 8) -> dict:
     """Run ``task(cluster, client)`` for every member in parallel (bounded); returns results by cluster."""
-    if not members:
-        return {}
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(members)))) as pool:
-        futures = {name: pool.submit(task, name, client) for name, client in members.items()}
-        return {name: future.result() for name, future in futures.items()}
+    names = list(members)
+    jobs = [(lambda name: task(name, members[name]), name) for name in names]
+    return dict(zip(names, _run_all(jobs, concurrency), strict=True))
 
 
 # ------------------------------------------------------------------ aggregate (hub)
