@@ -80,14 +80,36 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state, ppid, pgrp, ...), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def _gone(pid: int) -> bool:
     """True once ``pid`` has exited completely (a zombie has; one still in exit, with its files and
     working directory, has not — its /proc/PID/exe is already unreadable, so ``pid()`` cannot tell)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    fields = _stat(pid)
+    return fields is None or fields[0] in ("Z", "X")
+
+
+def _end(pids: list[int], send, timeout: float, first: int | None = signal.SIGTERM) -> None:
+    """``send(pid, first)`` to each (None: already sent), wait up to ``timeout`` s, SIGKILL what is
+    left, and wait until every one is gone."""
+    for pid in pids if first is not None else ():
+        with contextlib.suppress(ProcessLookupError):
+            send(pid, first)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not all(_gone(pid) for pid in pids):
+        time.sleep(0.1)
+    for pid in pids:
+        if not _gone(pid):
+            with contextlib.suppress(ProcessLookupError):
+                send(pid, signal.SIGKILL)
+    while not all(_gone(pid) for pid in pids):
+        time.sleep(0.05)
 
 
 def _port_in_use(port: int) -> bool:
@@ -179,10 +201,9 @@ class Testbed:
             # Popen's pipe but may not have published the new argv yet, while
             # the executable link is already set.
             exe = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
-            stat = Path(f"/proc/{pid}/stat").read_text()
         except (OSError, ValueError):
             return None
-        if Path(exe).name != c.name or stat.rsplit(")", 1)[1].split()[0] == "Z":
+        if Path(exe).name != c.name or _gone(pid):
             return None
         return pid
 
@@ -244,13 +265,7 @@ class Testbed:
             os.killpg(pid, sig)
         except ProcessLookupError:
             return False
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not _gone(pid):
-            time.sleep(0.1)
-        if not _gone(pid):
-            os.killpg(pid, signal.SIGKILL)
-            while not _gone(pid):
-                time.sleep(0.05)
+        _end([pid], os.killpg, timeout, first=None)
         return True
 
     def start(self, c: Component) -> None:
@@ -588,23 +603,14 @@ class Testbed:
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit() or int(entry.name) == os.getpid():
                 continue
+            fields = _stat(int(entry.name))
             try:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                group = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
-            except (OSError, ValueError, IndexError):
+            except OSError:
                 continue
-            if marker in cmdline and group not in ours and not _gone(int(entry.name)):
+            if marker in cmdline and fields and fields[0] not in ("Z", "X") and int(fields[2]) not in ours:
                 guests.append(int(entry.name))
-        for pid in guests:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not all(_gone(pid) for pid in guests):
-            time.sleep(0.1)
-        for pid in guests:
-            if not _gone(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+        _end(guests, os.kill, timeout)
         return guests
 
     def status(self) -> dict:
