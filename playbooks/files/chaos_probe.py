@@ -117,84 +117,87 @@ def _objects(api, namespace, selector=None):
     return objects
 
 
-def _hub(kubeconfig, namespace, lease_namespace):
+def _observe(kubeconfig, read):
+    """``{"reachable": True, **read(api)}``, or what went wrong: an unreachable cluster is an observation."""
     api = _client(kubeconfig)
-    hub = {"reachable": True}
     try:
-        hub["sources"] = _objects(api, namespace)
-        works = _get(
-            api,
-            f"/apis/{GROUP}/{VERSION}/syncworks",
-            {"labelSelector": f"{GROUP}/source-namespace={namespace}"},
-        ) or {"items": []}
-        hub["syncworks"] = sorted(
-            (
-                {
-                    "name": w["metadata"]["name"],
-                    "cluster": w["spec"].get("cluster"),
-                    "source": "{kind}/{name}".format(**w["spec"].get("source", {})),
-                    "deleting": bool(w["metadata"].get("deletionTimestamp")),
-                    "applied": bool((w.get("status") or {}).get("applied")),
-                    "available": bool((w.get("status") or {}).get("available")),
-                }
-                for w in works["items"]
-            ),
-            key=lambda w: (w["source"], w["cluster"] or ""),
-        )
-        lease = _get(api, f"/apis/coordination.k8s.io/v1/namespaces/{lease_namespace}/leases/tmc-controller") or {}
-        spec = lease.get("spec") or {}
-        hub["leader"] = {
-            "holder": spec.get("holderIdentity") or None,
-            "renewed": _epoch(spec.get("renewTime")),
-            "transitions": spec.get("leaseTransitions") or 0,
-        }
-        clusters = {}
-        listing = _get(api, f"/apis/{GROUP}/{VERSION}/clusterregistrations") or {"items": []}
-        for reg in listing["items"]:
-            status = reg.get("status") or {}
-            ready = next((c for c in status.get("conditions", []) if c.get("type") == "Ready"), {})
-            clusters[reg["metadata"]["name"]] = {
-                "ready": ready.get("status"),
-                "heartbeat": _epoch(status.get("lastHeartbeatTime")),
-                "taints": sorted(
-                    f"{t.get('key')}:{t.get('effect')}" for t in (reg.get("spec") or {}).get("taints") or []
-                )
-                + sorted(f"{t.get('key')}:{t.get('effect')}" for t in status.get("taints") or []),
-            }
-        leases = _get(api, "/apis/coordination.k8s.io/v1/namespaces/tmc-system/leases") or {"items": []}
-        for lease in leases["items"]:
-            name = lease["metadata"]["name"].removeprefix("cluster-")
-            if name in clusters:
-                clusters[name]["lease_renewed"] = _epoch((lease.get("spec") or {}).get("renewTime"))
-        hub["clusters"] = clusters
-    except Exception as err:  # noqa: BLE001 - an unreachable hub is an observation, not a crash
-        hub = {"reachable": False, "error": f"{type(err).__name__}: {str(err)[:200]}"}
+        return {"reachable": True, **read(api)}
+    except Exception as err:  # noqa: BLE001 - an unreachable hub or member is an observation, not a crash
+        return {"reachable": False, "error": f"{type(err).__name__}: {str(err)[:200]}"}
     finally:
         api.close()
+
+
+def _hub(kubeconfig, namespace, lease_namespace):
+    return _observe(kubeconfig, lambda api: _hub_facts(api, namespace, lease_namespace))
+
+
+def _hub_facts(api, namespace, lease_namespace):
+    hub = {}
+    hub["sources"] = _objects(api, namespace)
+    works = _get(
+        api,
+        f"/apis/{GROUP}/{VERSION}/syncworks",
+        {"labelSelector": f"{GROUP}/source-namespace={namespace}"},
+    ) or {"items": []}
+    hub["syncworks"] = sorted(
+        (
+            {
+                "name": w["metadata"]["name"],
+                "cluster": w["spec"].get("cluster"),
+                "source": "{kind}/{name}".format(**w["spec"].get("source", {})),
+                "deleting": bool(w["metadata"].get("deletionTimestamp")),
+                "applied": bool((w.get("status") or {}).get("applied")),
+                "available": bool((w.get("status") or {}).get("available")),
+            }
+            for w in works["items"]
+        ),
+        key=lambda w: (w["source"], w["cluster"] or ""),
+    )
+    lease = _get(api, f"/apis/coordination.k8s.io/v1/namespaces/{lease_namespace}/leases/tmc-controller") or {}
+    spec = lease.get("spec") or {}
+    hub["leader"] = {
+        "holder": spec.get("holderIdentity") or None,
+        "renewed": _epoch(spec.get("renewTime")),
+        "transitions": spec.get("leaseTransitions") or 0,
+    }
+    clusters = {}
+    listing = _get(api, f"/apis/{GROUP}/{VERSION}/clusterregistrations") or {"items": []}
+    for reg in listing["items"]:
+        status = reg.get("status") or {}
+        ready = next((c for c in status.get("conditions", []) if c.get("type") == "Ready"), {})
+        clusters[reg["metadata"]["name"]] = {
+            "ready": ready.get("status"),
+            "heartbeat": _epoch(status.get("lastHeartbeatTime")),
+            "taints": sorted(f"{t.get('key')}:{t.get('effect')}" for t in (reg.get("spec") or {}).get("taints") or [])
+            + sorted(f"{t.get('key')}:{t.get('effect')}" for t in status.get("taints") or []),
+        }
+    leases = _get(api, "/apis/coordination.k8s.io/v1/namespaces/tmc-system/leases") or {"items": []}
+    for lease in leases["items"]:
+        name = lease["metadata"]["name"].removeprefix("cluster-")
+        if name in clusters:
+            clusters[name]["lease_renewed"] = _epoch((lease.get("spec") or {}).get("renewTime"))
+    hub["clusters"] = clusters
     return hub
 
 
 def _member(kubeconfig, namespace):
-    api = _client(kubeconfig)
-    try:
-        member = {"reachable": True, "objects": _objects(api, namespace, f"{GROUP}/managed=true")}
-        pods = _get(api, f"/api/v1/namespaces/{namespace}/pods") or {"items": []}
-        member["pods"] = {
-            p["metadata"]["name"]: {
-                "uid": p["metadata"]["uid"],
-                "restarts": sum(
-                    c.get("restartCount", 0) for c in (p.get("status") or {}).get("containerStatuses") or []
-                ),
-            }
-            for p in pods["items"]
-            if not p["metadata"].get("deletionTimestamp")
+    return _observe(kubeconfig, lambda api: _member_facts(api, namespace))
+
+
+def _member_facts(api, namespace):
+    member = {"objects": _objects(api, namespace, f"{GROUP}/managed=true")}
+    pods = _get(api, f"/api/v1/namespaces/{namespace}/pods") or {"items": []}
+    member["pods"] = {
+        p["metadata"]["name"]: {
+            "uid": p["metadata"]["uid"],
+            "restarts": sum(c.get("restartCount", 0) for c in (p.get("status") or {}).get("containerStatuses") or []),
         }
-        sets = _get(api, f"/apis/apps/v1/namespaces/{namespace}/replicasets") or {"items": []}
-        member["replicasets"] = sorted(r["metadata"]["name"] for r in sets["items"])
-    except Exception as err:  # noqa: BLE001 - an unreachable member is an observation, not a crash
-        member = {"reachable": False, "error": f"{type(err).__name__}: {str(err)[:200]}"}
-    finally:
-        api.close()
+        for p in pods["items"]
+        if not p["metadata"].get("deletionTimestamp")
+    }
+    sets = _get(api, f"/apis/apps/v1/namespaces/{namespace}/replicasets") or {"items": []}
+    member["replicasets"] = sorted(r["metadata"]["name"] for r in sets["items"])
     return member
 
 
