@@ -56,9 +56,12 @@ through watches, one per cluster on the namespace, never by polling):
 ``details`` says where the time went: a watch on the bench SyncWorks splits each sync sample into
 hub change -> SyncWork rewritten (controller) and SyncWork -> member object (syncer), and each
 upsync sample into member -> SyncWork status (syncer) and SyncWork -> hub status (controller);
-``daemon_cpu_s`` is each daemon's CPU time per phase and ``hub_requests`` the hub API server's
+``daemon_cpu_s`` is each daemon's (and each testbed component's, ``<cluster>/<component>``) CPU
+time per phase and ``hub_requests`` the hub API server's
 request counts per phase (``apiserver_request_total``: on a shared hub, others' requests too);
-``bench_hub_patch_*`` is how long this process's own hub PATCHes took (the API server's answer
+``cpu_demand_cores`` that CPU time over the phase's duration (above ``cpus``, the machine was
+saturated and every process queued for it); ``daemon_latency_metrics`` the daemons' own histograms over the whole run (queue wait and
+reconcile time per key type, API call time per server and verb); ``bench_hub_patch_*`` is how long this process's own hub PATCHes took (the API server's answer
 time, a yardstick for a loaded machine). ``--controller-args``/``--syncer-args`` pass more flags
 and ``--daemon-collections DIR`` runs the daemons from another copy of the collection, for A/B runs
 of a change.
@@ -276,6 +279,69 @@ def stop_private_hub(hub_bed) -> None:
         while leftovers and time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in leftovers):
             time.sleep(0.2)
     shutil.rmtree(hub_bed.dir, ignore_errors=True)
+
+
+LATENCY_HISTOGRAMS = (
+    "tmc_workqueue_queue_duration_seconds",
+    "tmc_reconcile_duration_seconds",
+    "tmc_api_request_duration_seconds",
+)
+
+
+def summarize_histograms(text: str, names) -> dict:
+    """``{name: {"label=value,...": {count, mean_ms, p95_ms}}}`` of Prometheus histograms (p95: the
+    upper bound of the bucket that holds it)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found: dict = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in names:
+            continue
+        series: dict = {}
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()) if k != "le")
+            entry = series.setdefault(labels, {"buckets": [], "count": 0, "sum": 0.0})
+            if sample.name.endswith("_bucket"):
+                entry["buckets"].append((float(sample.labels["le"]), sample.value))
+            elif sample.name.endswith("_count"):
+                entry["count"] = sample.value
+            elif sample.name.endswith("_sum"):
+                entry["sum"] = sample.value
+        found[family.name] = {
+            labels: {
+                "count": int(e["count"]),
+                "mean_ms": round(1000 * e["sum"] / e["count"], 1),
+                "p95_ms": _bucket_quantile(sorted(e["buckets"]), e["count"], 0.95),
+            }
+            for labels, e in series.items()
+            if e["count"]
+        }
+    return found
+
+
+def _bucket_quantile(buckets: list, count: float, q: float) -> float | None:
+    for bound, cumulative in buckets:
+        if cumulative >= q * count:
+            return None if math.isinf(bound) else round(1000 * bound, 1)
+    return None
+
+
+def testbed_cpu_seconds(testbeds) -> dict:
+    """User + system CPU time so far of each testbed component (``<cluster>/<component>``)."""
+    found = {}
+    for testbed in testbeds:
+        for component in testbed.components():
+            pid = testbed.pid(component)
+            if pid is None:
+                continue
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found[f"{component.cluster}/{component.name}"] = (int(fields[11]) + int(fields[12])) / os.sysconf(
+                "SC_CLK_TCK"
+            )
+    return found
 
 
 def patient_testbed(state_dir, members: int):
@@ -549,6 +615,14 @@ class Daemon:
         return sum(
             float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("tmc_workqueue_depth{")
         )
+
+    def latency_metrics(self) -> dict:
+        """The daemon's own latency histograms (queue wait and reconcile per key type, API calls per
+        server and verb): count, mean and p95 in ms, from its /metrics."""
+        status, text = self.get("/metrics")
+        if status != 200:
+            return {}
+        return summarize_histograms(text, LATENCY_HISTOGRAMS)
 
     @property
     def pid(self) -> int | None:
@@ -1049,10 +1123,13 @@ def run(args: argparse.Namespace) -> dict:
     daemons: list[Daemon] = []
     daemon_collections = Path(args.daemon_collections).resolve() if args.daemon_collections else COLLECTIONS
     cpu_marks: list[tuple[str, dict]] = []
+    phase_marks: list[float] = []
     request_marks: list[Counter] = []
 
     def cpu_mark(phase: str) -> None:
-        cpu_marks.append((phase, {d.name: d.cpu_seconds() for d in daemons}))
+        testbeds = {bed.dir: bed, hub_bed.dir: hub_bed}.values()
+        cpu_marks.append((phase, {d.name: d.cpu_seconds() for d in daemons} | testbed_cpu_seconds(testbeds)))
+        phase_marks.append(time.monotonic())
         request_marks.append(hub_requests(hub_bed))
 
     hub = members = None
@@ -1355,11 +1432,17 @@ def run(args: argparse.Namespace) -> dict:
             }
             for (_p, before), (phase, after) in zip(cpu_marks, cpu_marks[1:], strict=False)
         }
+        # CPU all these processes wanted per second of the phase: above the machine's cores, they queued.
+        demand = {
+            phase: round(sum(cpu_s[phase].values()) / (end - start), 2)
+            for (phase, _c), start, end in zip(cpu_marks[1:], phase_marks, phase_marks[1:], strict=False)
+        }
         requests = {
             phase: dict((after - before).most_common(10)) | {"total": sum((after - before).values())}
             for (phase, _c), before, after in zip(cpu_marks[1:], request_marks, request_marks[1:], strict=False)
         }
         memory = {d.name: d.memory() for d in daemons}
+        latency_metrics = {d.name: d.latency_metrics() for d in daemons}
         for daemon in daemons:
             daemon.check_alive()
         profiles = {}
@@ -1410,6 +1493,8 @@ def run(args: argparse.Namespace) -> dict:
                     "upsync_syncwork_to_hub_p95": _ms(percentile(upsync_controller, 95)),
                 },
                 "daemon_cpu_s": cpu_s,
+                "cpu_demand_cores": demand,
+                "daemon_latency_metrics": latency_metrics,
                 "hub_requests": requests,
                 "memory_mb": memory,
                 "syncer_peak_rss_mb_each": syncer_peaks,

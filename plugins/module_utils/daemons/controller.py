@@ -36,6 +36,9 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import 
 LEASE_NAME = "tmc-controller"
 HEALTH_INTERVAL = 2.0
 SUMMARY_INTERVAL = 0.5  # at most two placement summaries per namespace and second, however busy
+# Status changes wait this long before their pass, so that the clusters' near-simultaneous reports of
+# one rollout become one write of the source's status instead of one per report.
+AGGREGATE_WINDOW = 0.1
 SOURCE_INDEX = "source"  # SyncWorks by (source namespace label, apiVersion, kind, name)
 Cache = Union[runtime.Reflector, runtime.ReflectorSet]  # noqa: UP007 - ansible-test's pylint
 DEPENDENCY_KINDS = frozenset({"ConfigMap", "Secret"})
@@ -287,8 +290,10 @@ class Controller:
     def _defer(self, purpose: str, namespace: str, source: tuple) -> None:
         with self._pending_lock:
             self._pending.setdefault((purpose, namespace), set()).add(source)
-        # Source changes (new desired state) go before status aggregation.
-        self.queue.add((purpose, namespace), urgent=purpose == "src")
+        if purpose == "src":
+            self.queue.add((purpose, namespace), urgent=True)  # a new desired state goes first
+        else:
+            self.queue.add_after((purpose, namespace), AGGREGATE_WINDOW)
 
     @contextmanager
     def _taken(self, purpose: str, namespace: str):

@@ -187,6 +187,17 @@ def span(name: str, **attributes):
 # ------------------------------------------------------------------ metrics
 
 
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+def key_type(key) -> str:
+    """A work-queue key's type for metrics: the first element of a controller key (``src``, ``agg``,
+    ...) or a syncer status key, ``object`` for a (namespace, name) key."""
+    if isinstance(key, tuple) and len(key) == 2 and key[0] in ("src", "agg", "sum", "ns", "health", "status"):
+        return key[0]
+    return "object"
+
+
 class Metrics:
     """The daemons' Prometheus metrics (names from DESIGN.md section 4), in their own registry."""
 
@@ -221,6 +232,20 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
         )
         self.queue_depth = Gauge("tmc_workqueue_depth", "Keys waiting in the work queue.", ["queue"], registry=r)
+        self.queue_seconds = Histogram(
+            "tmc_workqueue_queue_duration_seconds",
+            "How long a key waited in the work queue before a worker took it.",
+            ["queue", "key_type"],
+            registry=r,
+            buckets=LATENCY_BUCKETS,
+        )
+        self.request_seconds = Histogram(
+            "tmc_api_request_duration_seconds",
+            "API calls by server role and verb (one attempt each).",
+            ["server", "verb"],
+            registry=r,
+            buckets=LATENCY_BUCKETS,
+        )
         self.requests = Counter(
             "tmc_api_requests_total", "API calls by server role and answer.", ["server", "code"], registry=r
         )
@@ -239,15 +264,16 @@ class Metrics:
             "One reconcile of one key.",
             ["kind"],
             registry=r,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            buckets=LATENCY_BUCKETS,
         )
 
     def observer(self, server: str) -> Callable[[str, str, int, float], None] | None:
         if not self.enabled:
             return None
 
-        def observe(_method: str, _path: str, status: int, _seconds: float) -> None:
+        def observe(method: str, _path: str, status: int, seconds: float) -> None:
             self.requests.labels(server, str(status)).inc()
+            self.request_seconds.labels(server, method).observe(seconds)
 
         return observe
 
@@ -348,6 +374,7 @@ class WorkQueue:
         self._due: dict = {}  # key -> seq of its live delayed entry
         self._seq = 0
         self._failures: dict = {}
+        self._added: dict = {}  # dirty key -> when it was first added (tmc_workqueue_queue_duration_seconds)
         self._shutdown = False
 
     def __len__(self) -> int:
@@ -370,6 +397,7 @@ class WorkQueue:
                         self._urgent.append(key)
                 return
             self._dirty.add(key)
+            self._added.setdefault(key, time.monotonic())
             if urgent:
                 self._urgent_keys.add(key)
             if key not in self._processing:
@@ -421,6 +449,7 @@ class WorkQueue:
             del self._due[key]
             if key not in self._dirty:
                 self._dirty.add(key)
+                self._added.setdefault(key, now)
                 if key not in self._processing:
                     self._queue.append(key)
         self._depth()
@@ -438,6 +467,7 @@ class WorkQueue:
                     self._urgent_keys.discard(key)
                     self._processing.add(key)
                     self._depth()
+                    self._waited(key)
                     return key
                 if self._shutdown:
                     return None
@@ -446,6 +476,11 @@ class WorkQueue:
                     return None
                 waits = [w for w in (wait, remaining) if w is not None]
                 self._cond.wait(min(waits) if waits else None)
+
+    def _waited(self, key) -> None:
+        added = self._added.pop(key, None)
+        if added is not None and self.metrics is not None and self.metrics.enabled:
+            self.metrics.queue_seconds.labels(self.name, key_type(key)).observe(time.monotonic() - added)
 
     def done(self, key) -> None:
         with self._cond:
@@ -472,6 +507,7 @@ class WorkQueue:
                 self._urgent.clear()
                 self._urgent_keys.clear()
                 self._dirty.clear()
+                self._added.clear()
                 self._delayed.clear()
                 self._due.clear()
             self._cond.notify_all()
@@ -502,7 +538,7 @@ def run_workers(
         finally:
             queue.done(key)
             if metrics is not None and metrics.enabled:
-                metrics.reconcile_seconds.labels(kind).observe(time.monotonic() - started)
+                metrics.reconcile_seconds.labels(f"{kind}/{key_type(key)}").observe(time.monotonic() - started)
 
     def worker():
         while True:

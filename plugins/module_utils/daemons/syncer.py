@@ -6,7 +6,10 @@
 It watches the SyncWorks in ``tmc-cluster-<name>`` on the hub and the objects it
 manages on the member. Each change of either queues that SyncWork; a worker runs
 the same ``apply_works`` step as ``workload_sync`` for it (server-side apply,
-drift reverted, deletion by the finalizer protocol) and writes its status back.
+drift reverted, deletion by the finalizer protocol). Its status goes back to the
+hub in a pass of its own (key ``("status", key)``), after the applies waiting:
+a burst of member updates becomes one write, and a slow hub does not hold back
+the next apply.
 It renews the cluster's heartbeat Lease and reports the member's capacity.
 
 During a hub partition it keeps the member exactly as it is — it acts only on
@@ -26,6 +29,11 @@ from ansible_collections.tmc.multicluster.plugins.module_utils import api, healt
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.runtime import log
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, works
+
+# A SyncWork's status write waits this long after the pass that computed it, so that a burst of
+# member updates (one rollout) becomes one write.
+STATUS_WINDOW = 0.1
+STATUS = "status"  # the key of a SyncWork's status write: (STATUS, (namespace, name))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -75,11 +83,15 @@ class Syncer:
         self.downstream: dict[tuple[str, str], runtime.Reflector] = {}
         self.owner: dict[tuple, tuple[str, str]] = {}  # manifest key -> SyncWork key
         self._lock = threading.Lock()
+        self.namespaces: set = set()  # member namespaces known to exist
+        self._statuses: dict = {}  # SyncWork key -> status computed by its last pass, not yet on the hub
         self.last_heartbeat = 0.0
 
     # -- events
 
-    def _on_work(self, _event: str, work: dict, old) -> None:
+    def _on_work(self, event: str, work: dict, old) -> None:
+        if event == "MODIFIED" and not runtime.spec_changed(old, work):
+            return  # status or finalizers only: this syncer wrote them
         manifest = (work.get("spec") or {}).get("manifest") or {}
         if manifest.get("apiVersion") and manifest.get("kind"):
             with self._lock:
@@ -125,21 +137,46 @@ class Syncer:
         found = reflector.get(key[2], key[3])
         return {key: found} if found is not None else {}
 
-    def handle(self, key: tuple[str, str]) -> None:
+    def handle(self, key: tuple) -> None:
+        if key[0] == STATUS:
+            self._write_status(key[1])
+            return
         work = self.works.get(*key)
         if work is None:
             return
+        with self._lock:
+            unwritten = self._statuses.get(key)
+        if unwritten is not None:  # what this syncer last applied, even before the hub has it
+            work = {**work, "status": unwritten}
         started = time.monotonic()
         with runtime.span("syncer.apply", cluster=self.cluster, work=key[1]):
-            report = works.apply_works(self.member, self.cluster, [work], works.now_utc(), live=self._live(work))
-            works.write_work_statuses(self.hub, [work], report)
+            report = works.apply_works(
+                self.member, self.cluster, [work], works.now_utc(), live=self._live(work), namespaces=self.namespaces
+            )
             works.release_finished(self.hub, report)
         self._count(work, report, time.monotonic() - started)
+        new = report.statuses.get(key)
+        if new is not None and not work["metadata"].get("deletionTimestamp"):
+            with self._lock:
+                self._statuses[key] = new
+            self.queue.add_after((STATUS, key), STATUS_WINDOW)
         transient = [
             e for e in report.errors if e.get("status", 0) == 0 or e.get("status", 0) >= 500 or e.get("status") == 429
         ]
         if transient:
             raise kube.KubeError(transient[0]["message"], transient[0].get("status", 0))
+
+    def _write_status(self, key: tuple[str, str]) -> None:
+        """The last computed status of one SyncWork to the hub (kept for the retry when the write fails)."""
+        work = self.works.get(*key)
+        with self._lock:
+            new = self._statuses.get(key) if work is not None else self._statuses.pop(key, None)
+        if new is None or work is None:
+            return
+        works.write_work_statuses(self.hub, [work], works.MemberReport(self.cluster, statuses={key: new}))
+        with self._lock:
+            if self._statuses.get(key) is new:
+                del self._statuses[key]
 
     def _count(self, work: dict, report: works.MemberReport, seconds: float) -> None:
         if not self.metrics.enabled:

@@ -607,16 +607,19 @@ def apply_works(
     diff: bool = False,
     live: Mapping | None = None,
     concurrency: int = MEMBER_APPLY_CONCURRENCY,
+    namespaces: set | None = None,
 ) -> MemberReport:
     """Make the member hold exactly the manifests of ``works`` (the SyncWorks of ``cluster``):
     deletions first, then the applies, ``concurrency`` at a time.
 
     ``live``: the member's managed objects keyed by (apiVersion, kind, namespace, name) when the
     caller has them cached (the syncer's watches); else they are listed, one call per kind.
+    ``namespaces``: member namespaces known to exist, kept by a caller that runs many passes (the
+    syncer), so that a namespace is looked up once, not once per apply.
     """
     report = MemberReport(cluster)
     live = _live_index(member, cluster, works) if live is None else live
-    namespaces: set = set()
+    namespaces = set() if namespaces is None else namespaces
     ordered = sorted(works, key=object_key)
     for work in [w for w in ordered if w["metadata"].get("deletionTimestamp")]:  # deletions first, in order
         manifest = work["spec"]["manifest"]
@@ -679,14 +682,19 @@ def _apply_one(
         report.unchanged += 1
         report.statuses[object_key(work)] = _work_status(work, current, now)
         return
-    _ensure_namespace(member, manifest["metadata"].get("namespace") or "", namespaces, check_mode)
+    namespace = manifest["metadata"].get("namespace") or ""
+    _ensure_namespace(member, namespace, namespaces, check_mode)
     try:
         result = member.apply(manifest, SYNCER, force=True, dry_run=check_mode)
     except kube.KubeError as err:
-        if check_mode and err.status == 404 and err.details.get("kind") == "namespaces":
-            result = dict(manifest)  # its namespace would be created first
-        else:
+        if not (err.status == 404 and err.details.get("kind") == "namespaces"):
             raise
+        if check_mode:
+            result = dict(manifest)  # its namespace would be created first
+        else:  # known, but deleted since: create it again
+            namespaces.discard(namespace)
+            _ensure_namespace(member, namespace, namespaces, check_mode)
+            result = member.apply(manifest, SYNCER, force=True)
     if current is None:
         report.created += 1
     elif kube.comparable(result) != kube.comparable(current):
@@ -828,6 +836,7 @@ def aggregate_status(
         by_placement.setdefault((work.get("spec") or {}).get("placement"), []).append(work)
     written = 0
     if gates.is_enabled("TMCStatusAggregation"):
+        jobs = []
         for key, source in plan.sources.items():
             placed = by_source.get(key)
             if not placed or source["kind"] not in STATUS_KINDS:
@@ -836,12 +845,8 @@ def aggregate_status(
                 continue
             per_cluster = {w["spec"]["cluster"]: (w.get("status") or {}).get("downstreamStatus") or {} for w in placed}
             new = status.aggregate_status(source["kind"], per_cluster, now, source["metadata"].get("generation"))
-            try:
-                if _apply_status(hub, source, source.get("status") or {}, new, check_mode, manager=CONTROLLER):
-                    written += 1
-            except kube.KubeError as err:
-                if err.status != 404:
-                    raise  # 404: the source was deleted meanwhile; its SyncWorks go next
+            jobs.append((_write_source_status, (hub, source, new, check_mode)))
+        written += sum(_run_all(jobs, HUB_WRITE_CONCURRENCY))
 
     for outcome in plan.placements if placements else ():
         wp = outcome.placement
@@ -882,6 +887,18 @@ def aggregate_status(
         if _apply_status(hub, fresh, base, merged, check_mode):
             written += 1
     return written
+
+
+def _write_source_status(job: tuple) -> bool:
+    """One source's aggregated status; False when unchanged or the source is gone (404: deleted
+    meanwhile, its SyncWorks go next)."""
+    hub, source, new, check_mode = job
+    try:
+        return _apply_status(hub, source, source.get("status") or {}, new, check_mode, manager=CONTROLLER)
+    except kube.KubeError as err:
+        if err.status != 404:
+            raise
+        return False
 
 
 def _merge_conditions(base: Mapping, conditions: list) -> list:
