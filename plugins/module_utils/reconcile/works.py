@@ -92,6 +92,18 @@ def list_sources(hub, namespace: str, resources: Iterable[tuple[str, str]]) -> d
     return found
 
 
+def get_sources(hub, namespace: str, keys: Iterable[tuple[str, str, str]]) -> dict:
+    """Those of ``keys`` ((apiVersion, kind, name)) that exist in a hub namespace, as ``list_sources``
+    would have found them: read one by one, for a pass over a few changed sources."""
+    found: dict = {}
+    for api_version, kind, name in keys:
+        obj = hub.get(api_version, kind, name, namespace)
+        if obj is None or _is_service_account_token(obj) or obj["metadata"]["name"] == "kube-root-ca.crt":
+            continue
+        found[source_key(obj)] = obj
+    return found
+
+
 def _is_service_account_token(obj: Mapping) -> bool:
     return obj.get("kind") == "Secret" and obj.get("type") == "kubernetes.io/service-account-token"
 
@@ -226,7 +238,14 @@ def plan_works(
         raise api.SpecError("namespace", f"hub namespace {namespace!r} does not exist")
     ns_labels = ns_obj["metadata"].get("labels") or {}
     kinds = {rk for p in placements for rk in resources_of(p.get("spec") or {})}
-    plan.sources = list_sources(hub, namespace, kinds) if placements else {}
+    if not placements:
+        plan.sources = {}
+    elif only_sources is not None:
+        # Which placement takes a workload depends on the placements and that workload only: a pass
+        # over some sources reads just those (O(changed), not O(namespace)).
+        plan.sources = get_sources(hub, namespace, only_sources)
+    else:
+        plan.sources = list_sources(hub, namespace, kinds)
     claimed: dict = {}
     for wp in placements:
         name = wp["metadata"]["name"]
@@ -311,9 +330,17 @@ def _render_for_clusters(
         plan.desired[object_key(work)] = work
 
 
-def _diff_plan(hub, plan: Plan, namespace: str, placement_name: str | None, wanted: set | None) -> None:
+def _existing_works(hub, namespace: str, only_sources: set | None) -> list[dict]:
+    """The namespace's SyncWorks on the hub; only those of ``only_sources`` when the hub is the
+    controller's cache, whose index finds them without a scan."""
+    if only_sources is not None and hasattr(hub, "works_of"):
+        return [w for source in sorted(only_sources) for w in hub.works_of(namespace, source)]
     selector = f"{render.LABEL_SOURCE_NAMESPACE}={render.label_value(namespace)}"
-    for work in hub.list(api.API_VERSION, api.KIND_SYNCWORK, label_selector=selector):
+    return hub.list(api.API_VERSION, api.KIND_SYNCWORK, label_selector=selector)
+
+
+def _diff_plan(hub, plan: Plan, namespace: str, placement_name: str | None, wanted: set | None) -> None:
+    for work in _existing_works(hub, namespace, plan.only_sources):
         plan.existing[object_key(work)] = work
     for key, work in sorted(plan.desired.items()):
         current = plan.existing.get(key)
