@@ -137,6 +137,11 @@ INDEXERS = {
 }
 
 
+# What the caches keep: a SyncWork without its manifest (the controller renders manifests, it never
+# reads them back).
+TRANSFORMS = {(api.API_VERSION, api.KIND_SYNCWORK): works.compact_work}
+
+
 def _parse_equality_selector(text: str | None) -> dict[str, str]:
     out = {}
     for part in (text or "").split(","):
@@ -188,6 +193,7 @@ class Controller:
                     metrics=metrics,
                     name=kind.lower() if namespace is None else f"{kind.lower()}/{namespace}",
                     indexers=INDEXERS.get((api_version, kind)),
+                    transform=TRANSFORMS.get((api_version, kind)),
                 )
 
             if scope is PER_NAMESPACE and self.namespaces:

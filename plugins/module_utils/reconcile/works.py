@@ -175,10 +175,31 @@ class Plan:
         return live + gone
 
 
+# Where ``compact_work`` keeps the digest of the spec whose manifest it dropped (never on the hub).
+SPEC_DIGEST = "tmc.specDigest"
+
+
+def spec_digest(spec: Any) -> str:
+    return render.manifest_hash(spec)
+
+
+def compact_work(work: dict) -> dict:
+    """A SyncWork as the controller caches it: the manifest (most of its size) replaced by the
+    digest of the whole spec, which is all that comparing it with a desired SyncWork needs."""
+    spec = work.get("spec")
+    if isinstance(spec, dict) and "manifest" in spec:
+        work["spec"] = {k: v for k, v in spec.items() if k != "manifest"}
+        work["spec"][SPEC_DIGEST] = spec_digest(spec)
+    return work
+
+
 def _work_differs(desired: Mapping, current: Mapping) -> bool:
-    for path in ("spec",):
-        if render.canonical_json(desired.get(path)) != render.canonical_json(current.get(path)):
+    current_spec = current.get("spec") or {}
+    if SPEC_DIGEST in current_spec:
+        if spec_digest(desired.get("spec")) != current_spec[SPEC_DIGEST]:
             return True
+    elif render.canonical_json(desired.get("spec")) != render.canonical_json(current_spec):
+        return True
     labels = current["metadata"].get("labels") or {}
     return any(labels.get(k) != v for k, v in (desired["metadata"].get("labels") or {}).items())
 

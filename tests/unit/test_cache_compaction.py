@@ -1,0 +1,70 @@
+"""What the daemons' caches keep: compacted SyncWorks compare like full ones; interned objects are equal."""
+
+from __future__ import annotations
+
+import copy
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import works
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
+manifests = st.fixed_dictionaries(
+    {
+        "apiVersion": st.just("apps/v1"),
+        "kind": st.just("Deployment"),
+        "metadata": st.fixed_dictionaries({"name": st.sampled_from(["a", "b"])}),
+        "spec": json_values,
+    }
+)
+specs = st.fixed_dictionaries(
+    {
+        "cluster": st.sampled_from(["m1", "m2"]),
+        "placement": st.sampled_from(["p", "q"]),
+        "deletionPolicy": st.sampled_from(["Delete", "Orphan"]),
+        "manifest": manifests,
+    }
+)
+
+
+def _work(spec: dict) -> dict:
+    return {
+        "apiVersion": "tmc.kcp.io/v1alpha1",
+        "kind": "SyncWork",
+        "metadata": {"name": "w", "namespace": "tmc-cluster-m1", "labels": {"l": "1"}},
+        "spec": spec,
+        "status": {"applied": True},
+    }
+
+
+@given(specs, specs)
+def test_a_compacted_syncwork_differs_from_a_desired_one_exactly_when_the_full_one_does(desired, current):
+    full = _work(current)
+    compacted = works.compact_work(copy.deepcopy(full))
+    assert "manifest" not in compacted["spec"]
+    assert works._work_differs(_work(desired), compacted) == works._work_differs(_work(desired), full)
+    assert not works._work_differs(_work(current), compacted)
+
+
+def test_compaction_keeps_what_the_controller_reads():
+    full = _work({"cluster": "m1", "placement": "p", "source": {"kind": "Deployment", "name": "a"}, "manifest": {}})
+    compacted = works.compact_work(copy.deepcopy(full))
+    assert works.source_of(compacted) == works.source_of(full)
+    assert compacted["spec"]["cluster"] == "m1" and compacted["status"] == full["status"]
+    assert compacted["metadata"] == full["metadata"]
+
+
+@given(json_values)
+def test_an_interned_object_equals_the_original_and_shares_its_short_strings(value):
+    obj = {"metadata": {"name": "x" * 10, "managedFields": [{"manager": "m"}]}, "data": value}
+    slim = runtime._slim(copy.deepcopy(obj))
+    del obj["metadata"]["managedFields"]
+    assert slim == obj
+    other = runtime._slim({"metadata": {"name": "".join(["x"] * 10)}})
+    assert other["metadata"]["name"] is slim["metadata"]["name"]
