@@ -60,9 +60,10 @@ upsync sample into member -> SyncWork status (syncer) and SyncWork -> hub status
 time per phase and ``hub_requests`` the hub API server's
 request counts per phase (``apiserver_request_total``: on a shared hub, others' requests too);
 ``cpu_demand_cores`` that CPU time over the phase's duration (above ``cpus``, the machine was
-saturated and every process queued for it); ``daemon_latency_metrics`` the daemons' own histograms over the whole run (queue wait and
-reconcile time per key type, API call time per server and verb); ``bench_hub_patch_*`` is how long this process's own hub PATCHes took (the API server's answer
-time, a yardstick for a loaded machine). ``--controller-args``/``--syncer-args`` pass more flags
+saturated and every process queued for it); ``daemon_latency_metrics`` the daemons' own
+histograms over the whole run (queue wait and reconcile time per key type, API call time per
+server and verb); ``bench_hub_patch_*`` is how long this process's own hub PATCHes took (the API
+server's answer time, a yardstick for a loaded machine). ``--controller-args``/``--syncer-args`` pass more flags
 and ``--daemon-collections DIR`` runs the daemons from another copy of the collection, for A/B runs
 of a change.
 
