@@ -333,16 +333,19 @@ def testbed_cpu_seconds(testbeds) -> dict:
     for testbed in testbeds:
         for component in testbed.components():
             pid = testbed.pid(component)
-            if pid is None:
-                continue
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            found[f"{component.cluster}/{component.name}"] = (int(fields[11]) + int(fields[12])) / os.sysconf(
-                "SC_CLK_TCK"
-            )
+            used = None if pid is None else cpu_seconds(pid)
+            if used is not None:
+                found[f"{component.cluster}/{component.name}"] = used
     return found
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (/proc/<pid>/stat), or None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def patient_testbed(state_dir, members: int):
@@ -631,13 +634,7 @@ class Daemon:
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time of the process so far (/proc/<pid>/stat)."""
-        if self.proc is None:
-            return None
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None if self.proc is None else cpu_seconds(self.proc.pid)
 
     def memory(self) -> dict:
         if self.proc is None or self.proc.poll() is not None:

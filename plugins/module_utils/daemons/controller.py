@@ -155,7 +155,7 @@ class Controller:
     def __init__(self, hub: kube.Kube, args: argparse.Namespace, gates: api.FeatureGates, metrics: runtime.Metrics):
         self.hub, self.args, self.gates, self.metrics = hub, args, gates, metrics
         self.stop = threading.Event()
-        self.queue = runtime.WorkQueue("controller", metrics)
+        self.queue = runtime.WorkQueue("controller", metrics, key_type=lambda key: key[0])
         self.threads: list[threading.Thread] = []
         # Sources waiting for a per-namespace pass: ("src"|"agg", namespace) -> {(apiVersion, kind, name)}.
         # One queue key per namespace batches a burst of changes into one pass.

@@ -191,14 +191,6 @@ def span(name: str, **attributes):
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
-def key_type(key) -> str:
-    """A work-queue key's type for metrics: the first element of a controller key (``src``, ``agg``,
-    ...) or a syncer status key, ``object`` for a (namespace, name) key."""
-    if isinstance(key, tuple) and len(key) == 2 and key[0] in ("src", "agg", "sum", "ns", "health", "status"):
-        return key[0]
-    return "object"
-
-
 class Metrics:
     """The daemons' Prometheus metrics (names from DESIGN.md section 4), in their own registry."""
 
@@ -208,6 +200,10 @@ class Metrics:
             return
         self.registry = CollectorRegistry()
         r = self.registry
+
+        def latency(name: str, doc: str, labels: list[str]) -> Histogram:
+            return Histogram(name, doc, labels, registry=r, buckets=LATENCY_BUCKETS)
+
         self.operations = Counter(
             "syncer_operations_total",
             "Sync operations.",
@@ -233,19 +229,15 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
         )
         self.queue_depth = Gauge("tmc_workqueue_depth", "Keys waiting in the work queue.", ["queue"], registry=r)
-        self.queue_seconds = Histogram(
+        self.queue_seconds = latency(
             "tmc_workqueue_queue_duration_seconds",
             "How long a key waited in the work queue before a worker took it.",
             ["queue", "key_type"],
-            registry=r,
-            buckets=LATENCY_BUCKETS,
         )
-        self.request_seconds = Histogram(
+        self.request_seconds = latency(
             "tmc_api_request_duration_seconds",
             "API calls by server role and verb (one attempt each).",
             ["server", "verb"],
-            registry=r,
-            buckets=LATENCY_BUCKETS,
         )
         self.requests = Counter(
             "tmc_api_requests_total", "API calls by server role and answer.", ["server", "code"], registry=r
@@ -260,13 +252,7 @@ class Metrics:
             "tmc_watch_restarts_total", "Watches restarted, by reason.", ["resource", "reason"], registry=r
         )
         self.leader = Gauge("tmc_leader", "1 while this process is the leader.", registry=r)
-        self.reconcile_seconds = Histogram(
-            "tmc_reconcile_duration_seconds",
-            "One reconcile of one key.",
-            ["kind"],
-            registry=r,
-            buckets=LATENCY_BUCKETS,
-        )
+        self.reconcile_seconds = latency("tmc_reconcile_duration_seconds", "One reconcile of one key.", ["kind"])
 
     def observer(self, server: str) -> Callable[[str, str, int, float], None] | None:
         if not self.enabled:
@@ -361,8 +347,17 @@ class WorkQueue:
     status updates does not hold back the next desired state.
     """
 
-    def __init__(self, name: str, metrics: Metrics | None = None, base_delay: float = 0.1, max_delay: float = 30.0):
+    def __init__(
+        self,
+        name: str,
+        metrics: Metrics | None = None,
+        base_delay: float = 0.1,
+        max_delay: float = 30.0,
+        key_type: Callable[[object], str] = lambda _key: "object",
+    ):
+        """``key_type``: a key's type, the ``key_type`` label of the queue and reconcile metrics."""
         self.name = name
+        self.key_type = key_type
         self.metrics = metrics
         self.base_delay, self.max_delay = base_delay, max_delay
         self._cond = threading.Condition()
@@ -481,7 +476,7 @@ class WorkQueue:
     def _waited(self, key) -> None:
         added = self._added.pop(key, None)
         if added is not None and self.metrics is not None and self.metrics.enabled:
-            self.metrics.queue_seconds.labels(self.name, key_type(key)).observe(time.monotonic() - added)
+            self.metrics.queue_seconds.labels(self.name, self.key_type(key)).observe(time.monotonic() - added)
 
     def done(self, key) -> None:
         with self._cond:
@@ -539,7 +534,7 @@ def run_workers(
         finally:
             queue.done(key)
             if metrics is not None and metrics.enabled:
-                metrics.reconcile_seconds.labels(f"{kind}/{key_type(key)}").observe(time.monotonic() - started)
+                metrics.reconcile_seconds.labels(f"{kind}/{queue.key_type(key)}").observe(time.monotonic() - started)
 
     def worker():
         while True:

@@ -66,7 +66,9 @@ class Syncer:
         self.hub, self.member, self.cluster, self.args = hub, member, cluster, args
         self.gates, self.metrics = gates, metrics
         self.stop = threading.Event()
-        self.queue = runtime.WorkQueue("syncworks", metrics)
+        self.queue = runtime.WorkQueue(
+            "syncworks", metrics, key_type=lambda key: STATUS if key[0] == STATUS else "object"
+        )
         self.threads: list[threading.Thread] = []
         self.namespace = api.cluster_namespace(cluster)
         self.works = runtime.Reflector(

@@ -86,9 +86,8 @@ def list_sources(hub, namespace: str, resources: Iterable[tuple[str, str]]) -> d
                 continue  # a kind this hub does not serve: nothing to place
             raise
         for obj in items:
-            if _is_service_account_token(obj) or obj["metadata"]["name"] == "kube-root-ca.crt":
-                continue
-            found[source_key(obj)] = obj
+            if _placeable(obj):
+                found[source_key(obj)] = obj
     return found
 
 
@@ -98,10 +97,14 @@ def get_sources(hub, namespace: str, keys: Iterable[tuple[str, str, str]]) -> di
     found: dict = {}
     for api_version, kind, name in keys:
         obj = hub.get(api_version, kind, name, namespace)
-        if obj is None or _is_service_account_token(obj) or obj["metadata"]["name"] == "kube-root-ca.crt":
-            continue
-        found[source_key(obj)] = obj
+        if obj is not None and _placeable(obj):
+            found[source_key(obj)] = obj
     return found
+
+
+def _placeable(obj: Mapping) -> bool:
+    """Not one of the objects Kubernetes makes in every namespace (token Secrets, the root CA)."""
+    return not _is_service_account_token(obj) and obj["metadata"]["name"] != "kube-root-ca.crt"
 
 
 def _is_service_account_token(obj: Mapping) -> bool:
@@ -179,24 +182,20 @@ class Plan:
 SPEC_DIGEST = "tmc.specDigest"
 
 
-def spec_digest(spec: Any) -> str:
-    return render.manifest_hash(spec)
-
-
 def compact_work(work: dict) -> dict:
     """A SyncWork as the controller caches it: the manifest (most of its size) replaced by the
     digest of the whole spec, which is all that comparing it with a desired SyncWork needs."""
     spec = work.get("spec")
     if isinstance(spec, dict) and "manifest" in spec:
         work["spec"] = {k: v for k, v in spec.items() if k != "manifest"}
-        work["spec"][SPEC_DIGEST] = spec_digest(spec)
+        work["spec"][SPEC_DIGEST] = render.manifest_hash(spec)
     return work
 
 
 def _work_differs(desired: Mapping, current: Mapping) -> bool:
     current_spec = current.get("spec") or {}
     if SPEC_DIGEST in current_spec:
-        if spec_digest(desired.get("spec")) != current_spec[SPEC_DIGEST]:
+        if render.manifest_hash(desired.get("spec")) != current_spec[SPEC_DIGEST]:
             return True
     elif render.canonical_json(desired.get("spec")) != render.canonical_json(current_spec):
         return True
