@@ -164,6 +164,7 @@ class Controller:
         self.thresholds = health.Thresholds(args.heartbeat_threshold, args.eviction_timeout)
         self.evictions_held = False
         self.namespaces = set(runtime.split_list(args.namespaces))
+        self.pacer = metrics.status_pacer("controller", args)  # source status writes
         self.reflectors: dict[tuple[str, str], Cache] = {}
         # Where each kind is watched: one namespace, every namespace (None), or PER_NAMESPACE (one watch per
         # --namespaces entry, or every namespace when there are none).
@@ -374,17 +375,46 @@ class Controller:
             )
 
     def _aggregate(self, namespace: str, only_sources: set) -> None:
-        """The sources' status from their SyncWorks (read from the index, not by scanning)."""
+        """The sources' status from their SyncWorks (read from the index, not by scanning).
+
+        A source whose write has to wait for the status pacer stays pending, and the pass comes back
+        when its slot does: it is then written with the status its SyncWorks have by that time.
+        """
+        held = {key: self.pacer.held((namespace, key)) for key in only_sources}
+        waits = {key: wait for key, wait in held.items() if wait > 0}
+        due = {key for key in only_sources if key not in waits}
         plan = works.Plan(namespace)
         current = []
-        for api_version, kind, name in only_sources:
+        for api_version, kind, name in due:
             source = self.cached.get(api_version, kind, name, namespace)
-            if source is not None:
+            if source is None:
+                self.pacer.forget((namespace, (api_version, kind, name)))
+            else:
                 plan.sources[(api_version, kind, name)] = source
                 current += self.cached.works_of(namespace, (api_version, kind, name))
-        works.aggregate_status(
-            self.hub, plan, current, works.now_utc(), gates=self.gates, only_sources=only_sources, placements=False
-        )
+
+        def defer(source: tuple) -> bool:
+            wait = self.pacer.wait((namespace, source))
+            if wait > 0:
+                waits[source] = wait
+            return wait > 0
+
+        try:
+            works.aggregate_status(
+                self.hub,
+                plan,
+                current,
+                works.now_utc(),
+                gates=self.gates,
+                only_sources=due,
+                placements=False,
+                defer=defer,
+            )
+        finally:
+            if waits:
+                with self._pending_lock:
+                    self._pending.setdefault(("agg", namespace), set()).update(waits)
+                self.queue.add_after(("agg", namespace), max(AGGREGATE_WINDOW, min(waits.values())))
 
     def _summarize(self, namespace: str) -> None:
         """Each placement's summary and Synced/Available conditions: rate-limited, one pass per namespace."""

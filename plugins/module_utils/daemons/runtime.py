@@ -11,6 +11,8 @@ Private to this collection. The pieces, each small:
 - ``WorkQueue``: keys, not objects. A key is handled by one worker at a time, in
   order; a key added while it is handled is handled again afterwards; failed keys
   come back after an exponential backoff with jitter (client-go's workqueue).
+- ``StatusPacer``: hub status writes at a bounded rate, each waiting object in a
+  slot of its own and written once, with its latest status, when the slot comes.
 - ``LeaderElector``: a coordination.k8s.io Lease, acquired when free or expired,
   renewed every retry period; timings validated as the kubernetes client does
   (lease duration > renew deadline > jitter x retry period).
@@ -59,6 +61,12 @@ LOG = logging.getLogger("tmc")
 
 # ------------------------------------------------------------------ flags
 
+# Hub status writes (SyncWork status from a syncer, source status from the controller): a quiet
+# daemon writes each change at once; during a burst (a thousand workloads rolling out) the writes
+# queue behind the rate, and an object is written once with whatever its status has become.
+STATUS_QPS = 20.0
+STATUS_BURST = 50
+
 
 def _bool(text: str) -> bool:
     return str(text).strip().lower() in ("1", "true", "yes", "on")
@@ -105,6 +113,16 @@ def common_flags(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=300.0,
         help="seconds without heartbeat before a cluster's workloads fail over",
+    )
+    parser.add_argument(
+        "--status-qps",
+        type=float,
+        default=STATUS_QPS,
+        help="status writes to the hub per second, on average (0: no limit); an object whose status changes "
+        "again while its write waits is written once, with its latest status",
+    )
+    parser.add_argument(
+        "--status-burst", type=int, default=STATUS_BURST, help="status writes to the hub allowed at once"
     )
 
 
@@ -252,6 +270,15 @@ class Metrics:
             "tmc_watch_restarts_total", "Watches restarted, by reason.", ["resource", "reason"], registry=r
         )
         self.leader = Gauge("tmc_leader", "1 while this process is the leader.", registry=r)
+        self.status_paced = Counter(
+            "tmc_status_writes_paced_total",
+            "Hub status writes that waited for a slot of --status-qps (then written once, with the latest status).",
+            ["daemon"],
+            registry=r,
+        )
+        self.status_waiting = Gauge(
+            "tmc_status_writes_waiting", "Objects whose hub status write waits for its slot.", ["daemon"], registry=r
+        )
         self.reconcile_seconds = latency("tmc_reconcile_duration_seconds", "One reconcile of one key.", ["kind"])
 
     def observer(self, server: str) -> Callable[[str, str, int, float], None] | None:
@@ -263,6 +290,14 @@ class Metrics:
             self.request_seconds.labels(server, method).observe(seconds)
 
         return observe
+
+    def status_pacer(self, daemon: str, args: argparse.Namespace) -> StatusPacer:
+        """The daemon's pacer of hub status writes (``--status-qps``/``--status-burst``), measured."""
+        if not self.enabled:
+            return StatusPacer(args.status_qps, args.status_burst)
+        pacer = StatusPacer(args.status_qps, args.status_burst, on_slot=self.status_paced.labels(daemon).inc)
+        self.status_waiting.labels(daemon).set_function(pacer.waiting)
+        return pacer
 
     def watch_breaker(self, server: str, breaker: kube.CircuitBreaker) -> None:
         if self.enabled:
@@ -552,6 +587,74 @@ def run_workers(
     for thread in threads:
         thread.start()
     return threads
+
+
+# ------------------------------------------------------------------ status pacing
+
+
+class StatusPacer:
+    """At most ``rate`` writes per second on average and ``burst`` at once (a token bucket), with
+    a slot per waiting key: a write over the rate is given the next free slot (a reservation, as
+    in golang.org/x/time/rate), and asking again for the same key returns the time left to its
+    slot, so a key waits once, however often it is asked for meanwhile, and is then written once.
+
+    ``rate`` 0 or less: no limit. ``on_slot`` is called for every slot given (a metric);
+    ``clock`` is injectable for tests.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        on_slot: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.rate, self.burst = rate, max(1, int(burst))
+        self._on_slot = on_slot
+        self._clock = clock
+        self._tokens = float(self.burst)
+        self._last = clock()
+        self._slots: dict = {}
+        self._lock = threading.Lock()
+
+    def wait(self, key) -> float:
+        """Seconds ``key``'s write must wait; 0.0: write it now (its token is taken)."""
+        if self.rate <= 0:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            slot = self._slots.get(key)
+            if slot is not None:
+                if slot > now:
+                    return slot - now
+                del self._slots[key]
+                return 0.0
+            self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            self._tokens -= 1.0
+            if self._tokens >= 0.0:
+                return 0.0
+            delay = -self._tokens / self.rate
+            self._slots[key] = now + delay
+        if self._on_slot is not None:
+            self._on_slot()
+        return delay
+
+    def held(self, key) -> float:
+        """Seconds left to ``key``'s slot (0.0: it has none, or its time has come); takes nothing."""
+        with self._lock:
+            slot = self._slots.get(key)
+            return 0.0 if slot is None else max(0.0, slot - self._clock())
+
+    def forget(self, key) -> None:
+        """``key`` will not be written (its object is gone): drop its slot."""
+        with self._lock:
+            self._slots.pop(key, None)
+
+    def waiting(self) -> int:
+        """How many keys hold a slot."""
+        with self._lock:
+            return len(self._slots)
 
 
 # ------------------------------------------------------------------ reflector

@@ -87,6 +87,7 @@ class Syncer:
         self._lock = threading.Lock()
         self.namespaces: set = set()  # member namespaces known to exist
         self._statuses: dict = {}  # SyncWork key -> status computed by its last pass, not yet on the hub
+        self.pacer = metrics.status_pacer("syncer", args)
         self.last_heartbeat = 0.0
 
     # -- events
@@ -169,11 +170,23 @@ class Syncer:
             raise kube.KubeError(transient[0]["message"], transient[0].get("status", 0))
 
     def _write_status(self, key: tuple[str, str]) -> None:
-        """The last computed status of one SyncWork to the hub (kept for the retry when the write fails)."""
+        """The last computed status of one SyncWork to the hub (kept for the retry when the write fails).
+
+        A write over the status rate waits for its slot (the key comes back then) and writes what
+        the status has become by that time.
+        """
         work = self.works.get(*key)
         with self._lock:
-            new = self._statuses.get(key) if work is not None else self._statuses.pop(key, None)
-        if new is None or work is None:
+            new = self._statuses.get(key)
+            if work is None or (new is not None and not works.status_differs(work, new)):
+                self._statuses.pop(key, None)
+                new = None
+        if new is None:
+            self.pacer.forget(key)
+            return
+        wait = self.pacer.wait(key)
+        if wait > 0:
+            self.queue.add_after((STATUS, key), wait)
             return
         works.write_work_statuses(self.hub, [work], works.MemberReport(self.cluster, statuses={key: new}))
         with self._lock:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -513,6 +513,11 @@ def _write_placement_decisions(hub: kube.Kube, outcome: PlacementOutcome, now: d
     return _apply_status(hub, wp, current, new, check_mode)
 
 
+def status_differs(obj: Mapping, new: Mapping) -> bool:
+    """True when writing ``new`` would change ``obj``'s status."""
+    return render.canonical_json(obj.get("status") or {}) != render.canonical_json(new)
+
+
 def _apply_status(
     hub: kube.Kube, obj: Mapping, current: Mapping, new: Mapping, check_mode: bool, manager: str = WP_STATUS_MANAGER
 ) -> bool:
@@ -868,10 +873,13 @@ def aggregate_status(
     gates: api.FeatureGates | None = None,
     only_sources: set | None = None,
     placements: bool = True,
+    defer: Callable[[tuple], bool] | None = None,
 ) -> int:
     """Write the sources' aggregated status and each placement's summary; returns writes.
 
     ``only_sources`` limits the pass to some sources; ``placements`` False skips the summaries.
+    ``defer(source key)``: asked for each source whose status changed; True leaves it unwritten
+    (the caller writes it in a later pass: the controller's status pacing).
     """
     gates = gates or api.FeatureGates.from_overrides()
     by_source: dict = {}
@@ -892,6 +900,8 @@ def aggregate_status(
                 continue
             per_cluster = {w["spec"]["cluster"]: (w.get("status") or {}).get("downstreamStatus") or {} for w in placed}
             new = status.aggregate_status(source["kind"], per_cluster, now, source["metadata"].get("generation"))
+            if not status_differs(source, new) or (defer is not None and defer(key)):
+                continue
             jobs.append((_write_source_status, (hub, source, new, check_mode)))
         written += sum(_run_all(jobs, HUB_WRITE_CONCURRENCY))
 
