@@ -544,8 +544,13 @@ class Kube:
         label_selector: str | None = None,
         field_selector: str | None = None,
         limit: int = 500,
+        keep: Callable[[dict], dict] | None = None,
     ) -> tuple[list[dict], str]:
-        """Every object (following continue tokens) and the list's resourceVersion."""
+        """Every object (following continue tokens) and the list's resourceVersion.
+
+        ``keep``: what to keep of each object, applied page by page, so that a large list never
+        holds more than one page of whole objects (a watch cache keeps slim copies).
+        """
         res = self.resource(api_version, kind)
         items: list[dict] = []
         token = None
@@ -563,7 +568,7 @@ class Kube:
             for item in page.get("items", []):
                 item.setdefault("apiVersion", api_version)
                 item.setdefault("kind", kind)
-                items.append(item)
+                items.append(item if keep is None else keep(item))
             token = page.get("metadata", {}).get("continue")
             if not token:
                 return items, page.get("metadata", {}).get("resourceVersion", "")

@@ -111,17 +111,22 @@ def _truncate(text: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - len(_ELLIPSIS)] + _ELLIPSIS
 
 
-def get_condition(conditions: Iterable[Mapping] | None, ctype: str) -> dict | None:
-    """A copy of the first condition of that type, or None."""
+def _first_condition(conditions: Iterable[Mapping] | None, ctype: str) -> Mapping | None:
     for condition in conditions or ():
         if isinstance(condition, Mapping) and condition.get("type") == ctype:
-            return copy.deepcopy(dict(condition))
+            return condition
     return None
+
+
+def get_condition(conditions: Iterable[Mapping] | None, ctype: str) -> dict | None:
+    """A copy of the first condition of that type, or None."""
+    condition = _first_condition(conditions, ctype)
+    return None if condition is None else copy.deepcopy(dict(condition))
 
 
 def condition_status(conditions: Iterable[Mapping] | None, ctype: str) -> str | None:
     """True/False/Unknown of that condition type (anything else reads Unknown); None when absent."""
-    condition = get_condition(conditions, ctype)
+    condition = _first_condition(conditions, ctype)  # only read: no copy
     if condition is None:
         return None
     status = condition.get("status")
@@ -577,6 +582,60 @@ def work_state(work: Mapping) -> tuple[bool, bool, bool]:
         status.get("available") is True,
         is_condition_true(status.get("conditions"), "Degraded"),
     )
+
+
+class SummaryCounts:
+    """``summarize`` kept up to date one SyncWork at a time, for many groups at once.
+
+    The controller feeds it every SyncWork its watch sees (``update``), under a group of its
+    choosing (source namespace and placement); ``summarize(group)`` then answers without
+    looking at the SyncWorks again: the same result as ``summarize`` over the group's current
+    SyncWorks, in time independent of how many there are.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict = {}  # key -> (group, cluster, kind, applied, available, degraded)
+        self._clusters: dict = {}  # group -> cluster -> [workloads, applied, available, degraded]
+        self._kinds: dict = {}  # group -> kind -> [workloads, applied, available, degraded]
+
+    def update(self, key, group, work: Mapping | None) -> None:
+        """``work`` is the SyncWork ``key`` now (None: gone); it counts under ``group``."""
+        old = self._rows.pop(key, None)
+        if old is not None:
+            self._add(old, -1)
+        if not isinstance(work, Mapping) or (work.get("metadata") or {}).get("deletionTimestamp"):
+            return
+        row = (group, _work_cluster(work), _work_kind(work), *work_state(work))
+        self._rows[key] = row
+        self._add(row, 1)
+
+    def _add(self, row: tuple, sign: int) -> None:
+        group, cluster, kind, applied, available, degraded = row
+        for table, name in ((self._clusters, cluster), (self._kinds, kind)):
+            per_group = table.setdefault(group, {})
+            counts = per_group.setdefault(name, [0, 0, 0, 0])
+            counts[0] += sign
+            counts[1] += sign * applied
+            counts[2] += sign * available
+            counts[3] += sign * degraded
+            if counts[0] == 0:
+                del per_group[name]
+                if not per_group:
+                    del table[group]
+
+    def summarize(self, group) -> dict:
+        """What ``summarize`` returns for the group's SyncWorks."""
+        clusters, kinds = self._clusters.get(group, {}), self._kinds.get(group, {})
+        return {
+            "summary": [
+                {"cluster": c, "applied": n[1], "available": n[2], "degraded": n[3]}
+                for c, n in sorted(clusters.items())
+            ],
+            "kinds": [
+                {"kind": k, "workloads": n[0], "applied": n[1], "available": n[2], "degraded": n[3]}
+                for k, n in sorted(kinds.items())
+            ],
+        }
 
 
 def summarize(syncworks: Iterable[Mapping]) -> dict:

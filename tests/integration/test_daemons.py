@@ -259,8 +259,26 @@ def test_paced_status_writes_arrive_with_the_latest_status(fleet, apis):
     assert metric_sum(syncers, "tmc_status_writes_paced_total") > 0  # the rate was overrun: writes waited
     assert metric_sum(controllers, "tmc_status_writes_paced_total") > 0
     wait_for("no write left waiting", lambda: metric_sum(syncers + controllers, "tmc_status_writes_waiting") == 0)
+
+    # The placement's summary (kept by the controller from its SyncWork watch) counts every object.
+    def placement_status():
+        return (
+            client.CustomObjectsApi(hub).get_namespaced_custom_object(
+                GROUP, VERSION, ns, "workloadplacements", "paced"
+            ).get("status")
+            or {}
+        )
+
+    full = [
+        {"cluster": c, "applied": len(names), "available": len(names), "degraded": 0} for c in sorted(fleet["syncers"])
+    ]
+    wait_for("the placement summary", lambda: placement_status().get("summary") == full)
+    available = {c["type"]: c for c in placement_status()["conditions"]}["Available"]
+    assert available["status"] == "True"
+    assert available["message"] == f"{len(names) * clusters}/{len(names) * clusters} workload objects available"
     for name in names:
         apps.delete_namespaced_deployment(name, ns)
+    wait_for("the summary after the deletions", lambda: placement_status().get("summary") == [])
 
 
 def test_sigkill_of_the_leader_hands_over_and_loses_no_update(fleet, apis):

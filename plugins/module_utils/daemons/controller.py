@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import Union
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, render
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, render, status
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.runtime import log
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, works
@@ -165,6 +165,9 @@ class Controller:
         self.evictions_held = False
         self.namespaces = set(runtime.split_list(args.namespaces))
         self.pacer = metrics.status_pacer("controller", args)  # source status writes
+        # The placements' summaries, kept by the SyncWork watch: a summary pass reads counters, not SyncWorks.
+        self.summaries = status.SummaryCounts()
+        self._summaries_lock = threading.Lock()
         self.reflectors: dict[tuple[str, str], Cache] = {}
         # Where each kind is watched: one namespace, every namespace (None), or PER_NAMESPACE (one watch per
         # --namespaces entry, or every namespace when there are none).
@@ -281,9 +284,15 @@ class Controller:
         else:
             self._defer("src", namespace, (obj["apiVersion"], obj["kind"], obj["metadata"]["name"]))
 
-    def _on_syncwork(self, _event: str, obj: dict, old) -> None:
+    def _on_syncwork(self, event: str, obj: dict, old) -> None:
         labels = obj["metadata"].get("labels") or {}
         namespace = labels.get(render.LABEL_SOURCE_NAMESPACE)
+        with self._summaries_lock:
+            self.summaries.update(
+                runtime.object_key(obj),
+                (namespace, (obj.get("spec") or {}).get("placement")),
+                None if event == "DELETED" else obj,
+            )
         if namespace is None or not self._watched(namespace):
             return
         if (
@@ -417,13 +426,13 @@ class Controller:
                 self.queue.add_after(("agg", namespace), max(AGGREGATE_WINDOW, min(waits.values())))
 
     def _summarize(self, namespace: str) -> None:
-        """Each placement's summary and Synced/Available conditions: rate-limited, one pass per namespace."""
-        plan = works.Plan(namespace)
-        placements = self.cached.list(api.API_VERSION, api.KIND_PLACEMENT, namespace=namespace)
-        plan.placements = [works.PlacementOutcome(p, None) for p in placements]
-        selector = f"{render.LABEL_SOURCE_NAMESPACE}={render.label_value(namespace)}"
-        current = self.cached.list(api.API_VERSION, api.KIND_SYNCWORK, label_selector=selector)
-        works.aggregate_status(self.hub, plan, current, works.now_utc(), gates=self.gates, only_sources=set())
+        """Each placement's summary and Synced/Available conditions: rate-limited, one pass per namespace,
+        from the counters the SyncWork watch keeps (no SyncWork is read)."""
+        now = works.now_utc()
+        for placement in self.cached.list(api.API_VERSION, api.KIND_PLACEMENT, namespace=namespace):
+            with self._summaries_lock:
+                summary = self.summaries.summarize((render.label_value(namespace), placement["metadata"]["name"]))
+            works.write_placement_summary(self.hub, placement, summary, now)
 
     def _tick(self) -> None:
         """Time moves health (a heartbeat ages without any event), so look at every cluster often."""

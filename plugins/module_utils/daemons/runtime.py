@@ -798,8 +798,10 @@ class Reflector:
             log(logging.ERROR, "event handler failed", resource=self.name, error=str(err))
 
     def _relist(self) -> None:
-        items, version = self.client.list_with_version(self.api_version, self.kind, self.namespace, self.label_selector)
-        fresh = {object_key(o): self._kept(o) for o in items}
+        items, version = self.client.list_with_version(
+            self.api_version, self.kind, self.namespace, self.label_selector, keep=self._kept
+        )
+        fresh = {object_key(o): o for o in items}
         with self._lock:
             old_cache, self.cache = self.cache, fresh
             self._indexes = {name: {} for name in self.indexers}

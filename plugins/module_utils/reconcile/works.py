@@ -906,44 +906,48 @@ def aggregate_status(
         written += sum(_run_all(jobs, HUB_WRITE_CONCURRENCY))
 
     for outcome in plan.placements if placements else ():
-        wp = outcome.placement
-        placed = by_placement.get(wp["metadata"]["name"], [])
-        summary = status.summarize(placed)
-        current = wp.get("status") or {}
-        new = {**current, "summary": summary["summary"]}
-        total = len(placed)
-        available = sum(1 for w in placed if status.work_state(w)[1])
-        applied = sum(1 for w in placed if status.work_state(w)[0])
-        conditions = current.get("conditions") or []
-        conditions = status.set_condition(
-            conditions,
-            "Synced",
-            "True" if applied == total else "False",
-            "Synced" if applied == total else "Pending",
-            f"{applied}/{total} workload objects applied",
-            now,
-        )
-        conditions = status.set_condition(
-            conditions,
-            "Available",
-            "True" if available == total else "False",
-            "Available" if available == total else "NotAvailable",
-            f"{available}/{total} workload objects available",
-            now,
-        )
-        new["conditions"] = conditions
-        fresh = (
-            hub.get(api.API_VERSION, api.KIND_PLACEMENT, wp["metadata"]["name"], wp["metadata"]["namespace"])
-            if not check_mode
-            else wp
-        )
-        if fresh is None:
-            continue
-        base = fresh.get("status") or {}
-        merged = {**base, "summary": new["summary"], "conditions": _merge_conditions(base, conditions)}
-        if _apply_status(hub, fresh, base, merged, check_mode):
+        placed = by_placement.get(outcome.placement["metadata"]["name"], [])
+        if write_placement_summary(hub, outcome.placement, status.summarize(placed), now, check_mode):
             written += 1
     return written
+
+
+def write_placement_summary(
+    hub: kube.Kube, wp: Mapping, summary: Mapping, now: dt.datetime, check_mode: bool = False
+) -> bool:
+    """A placement's ``status.summary`` and its Synced/Available conditions, from ``summary``
+    (``status.summarize`` of its SyncWorks); True when written."""
+    current = wp.get("status") or {}
+    total = sum(row["workloads"] for row in summary["kinds"])
+    applied = sum(row["applied"] for row in summary["summary"])
+    available = sum(row["available"] for row in summary["summary"])
+    conditions = current.get("conditions") or []
+    conditions = status.set_condition(
+        conditions,
+        "Synced",
+        "True" if applied == total else "False",
+        "Synced" if applied == total else "Pending",
+        f"{applied}/{total} workload objects applied",
+        now,
+    )
+    conditions = status.set_condition(
+        conditions,
+        "Available",
+        "True" if available == total else "False",
+        "Available" if available == total else "NotAvailable",
+        f"{available}/{total} workload objects available",
+        now,
+    )
+    fresh = (
+        hub.get(api.API_VERSION, api.KIND_PLACEMENT, wp["metadata"]["name"], wp["metadata"]["namespace"])
+        if not check_mode
+        else wp
+    )
+    if fresh is None:
+        return False
+    base = fresh.get("status") or {}
+    merged = {**base, "summary": summary["summary"], "conditions": _merge_conditions(base, conditions)}
+    return _apply_status(hub, fresh, base, merged, check_mode)
 
 
 def _write_source_status(job: tuple) -> bool:
