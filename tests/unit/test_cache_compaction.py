@@ -7,6 +7,7 @@ import copy
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ansible_collections.tmc.multicluster.plugins.module_utils import status
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import works
 
@@ -58,6 +59,43 @@ def test_compaction_keeps_what_the_controller_reads():
     assert works.source_of(compacted) == works.source_of(full)
     assert compacted["spec"]["cluster"] == "m1" and compacted["status"] == full["status"]
     assert compacted["metadata"] == full["metadata"]
+
+
+conditions = st.lists(
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["Applied", "Available", "Degraded"]),
+            "status": st.sampled_from(["True", "False", "Unknown", "maybe"]),
+            "message": st.text(max_size=5),
+            "lastTransitionTime": st.just("2026-11-23T18:00:00Z"),
+        }
+    ),
+    max_size=4,
+)
+statuses = st.fixed_dictionaries(
+    {},
+    optional={
+        "applied": st.booleans(),
+        "available": st.booleans(),
+        "observedGeneration": st.integers(0, 3),
+        "downstreamStatus": st.dictionaries(st.sampled_from(["replicas", "availableReplicas"]), st.integers(0, 3)),
+        "conditions": conditions,
+        "message": st.text(max_size=5),
+        "downstreamFingerprint": st.text(max_size=5),
+        "appliedManifestHash": st.text(max_size=5),
+    },
+)
+
+
+@given(statuses, st.integers(1, 3), st.sampled_from(["m1", "m2"]))
+def test_a_compacted_status_summarizes_and_aggregates_like_the_full_one(current, generation, cluster):
+    full = _work({"cluster": cluster, "placement": "p", "source": {"kind": "Deployment", "name": "a"}, "manifest": {}})
+    full["metadata"]["generation"] = generation
+    full["status"] = current
+    compacted = works.compact_work(copy.deepcopy(full))
+    assert status.work_state(compacted) == status.work_state(full)
+    assert status.summarize([compacted]) == status.summarize([full])
+    assert compacted["status"].get("downstreamStatus") == current.get("downstreamStatus")
 
 
 @given(json_values)

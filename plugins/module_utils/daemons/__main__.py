@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ctypes
 import sys
+import threading
+import time
 
 M_ARENA_MAX = -8  # glibc mallopt parameter
 MALLOC_ARENAS = 2
@@ -20,10 +22,35 @@ def limit_malloc_arenas() -> bool:
     list pages) in an arena of their own, and the resident size grows well beyond what is live.
     False where there is no glibc (nothing changes there).
     """
+    libc = _libc()
+    return bool(libc is not None and hasattr(libc, "mallopt") and libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS))
+
+
+TRIM_INTERVAL = 30.0
+
+
+def _libc():
     try:
-        return bool(ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, MALLOC_ARENAS))
-    except (OSError, AttributeError):
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+def trim_free_memory_every(seconds: float) -> bool:
+    """A thread that hands freed heap memory back to the system (glibc ``malloc_trim``) every
+    ``seconds``: parsing watch events and list pages frees far more than the caches keep, and
+    glibc would otherwise hold on to it. False where there is no glibc."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "malloc_trim"):
         return False
+
+    def trim() -> None:
+        while True:
+            time.sleep(seconds)
+            libc.malloc_trim(0)
+
+    threading.Thread(target=trim, name="malloc-trim", daemon=True).start()
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(__doc__.strip() + "\n")
         return 2
     limit_malloc_arenas()
+    trim_free_memory_every(TRIM_INTERVAL)
     if argv[0] == "controller":
         from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller as daemon
     else:

@@ -296,8 +296,8 @@ class Controller:
         if namespace is None or not self._watched(namespace):
             return
         if (
-            old is not None
-            and (old.get("status") or {}) == (obj.get("status") or {})
+            old is not None  # the cached copy, compacted: compare what the cache keeps
+            and works.compact_status(old.get("status") or {}) == works.compact_status(obj.get("status") or {})
             and not obj["metadata"].get("deletionTimestamp")
         ):
             return

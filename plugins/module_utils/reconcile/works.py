@@ -182,14 +182,31 @@ class Plan:
 SPEC_DIGEST = "tmc.specDigest"
 
 
+# What the controller reads of a SyncWork's status: the summaries (work_state) and the aggregation.
+KEPT_STATUS = ("applied", "available", "observedGeneration", "downstreamStatus")
+
+
 def compact_work(work: dict) -> dict:
     """A SyncWork as the controller caches it: the manifest (most of its size) replaced by the
-    digest of the whole spec, which is all that comparing it with a desired SyncWork needs."""
+    digest of the whole spec, which is all that comparing it with a desired SyncWork needs; of its
+    status only what the summaries and the aggregation read (``KEPT_STATUS`` and whether it is
+    Degraded)."""
     spec = work.get("spec")
     if isinstance(spec, dict) and "manifest" in spec:
         work["spec"] = {k: v for k, v in spec.items() if k != "manifest"}
         work["spec"][SPEC_DIGEST] = render.manifest_hash(spec)
+    if isinstance(work.get("status"), dict):
+        work["status"] = compact_status(work["status"])
     return work
+
+
+def compact_status(current: Mapping) -> dict:
+    """What the controller keeps of a SyncWork status (see ``compact_work``)."""
+    kept = {k: current[k] for k in KEPT_STATUS if k in current}
+    degraded = status.condition_status(current.get("conditions"), "Degraded")
+    if degraded is not None:
+        kept["conditions"] = [{"type": "Degraded", "status": degraded}]
+    return kept
 
 
 def _work_differs(desired: Mapping, current: Mapping) -> bool:
