@@ -278,7 +278,7 @@ def test_paced_status_writes_arrive_with_the_latest_status(fleet, apis):
     assert available["message"] == f"{len(names) * clusters}/{len(names) * clusters} workload objects available"
     for name in names:
         apps.delete_namespaced_deployment(name, ns)
-    wait_for("the summary after the deletions", lambda: placement_status().get("summary") == [])
+    wait_for("the summary after the deletions", lambda: not placement_status().get("summary"))
 
 
 def test_sigkill_of_the_leader_hands_over_and_loses_no_update(fleet, apis):
@@ -305,6 +305,66 @@ def test_sigkill_of_the_leader_hands_over_and_loses_no_update(fleet, apis):
     for api in members.values():
         wait_for("api:2 after hand-over", lambda a=api: member_image(a, ns, "api") == "registry.example/api:2")
     fleet["controllers"][first].start().wait_ready()  # back as a standby
+
+
+def test_changes_made_while_a_full_pass_runs_are_not_written_over(fleet, apis):
+    """A full pass of the namespace (here: the placement's spec changed) plans from the sources as
+    they were when it began; scales made meanwhile go through passes over the changed sources.
+    Whatever the interleaving, every SyncWork ends with the hub's latest spec (a full pass must not
+    write back an older one), and keeps it."""
+    hub, _members = apis
+    ns = fleet["ns"]
+    custom = client.CustomObjectsApi(hub)
+    custom.create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        ns,
+        "workloadplacements",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "WorkloadPlacement",
+            "metadata": {"name": "race"},
+            "spec": {"workloadSelector": {"matchLabels": {"tier": "race"}}},
+        },
+    )
+    apps = client.AppsV1Api(hub)
+    names = [f"race-{i:02d}" for i in range(60)]
+    for name in names:
+        body = deployment(name, "registry.example/race:1", replicas=1)
+        body["metadata"]["labels"]["tier"] = "race"
+        apps.create_namespaced_deployment(ns, body)
+    clusters = len(fleet["syncers"])
+
+    def replicas_by_work():
+        items = custom.list_cluster_custom_object(
+            GROUP, VERSION, "syncworks", label_selector=f"tmc.kcp.io/source-namespace={ns}"
+        )["items"]
+        return {
+            (w["spec"]["cluster"], w["spec"]["source"]["name"]): w["spec"]["manifest"]["spec"]["replicas"]
+            for w in items
+            if w["spec"]["source"]["name"] in names and not w["metadata"].get("deletionTimestamp")
+        }
+
+    wait_for("the race SyncWorks", lambda: len(replicas_by_work()) == len(names) * clusters)
+    for round_ in range(1, 5):
+        # A spec change of the placement: a full pass of the namespace, while every workload is scaled.
+        custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            ns,
+            "workloadplacements",
+            "race",
+            {"spec": {"tolerations": [{"key": f"tmc.test/round-{round_}", "operator": "Exists"}]}},
+        )
+        for name in names:
+            apps.patch_namespaced_deployment(name, ns, {"spec": {"replicas": 1 + round_ % 2}})
+    final = 1 + 4 % 2
+    wait_for("every SyncWork at the final replicas", lambda: set(replicas_by_work().values()) == {final})
+    time.sleep(3)  # and no late pass writes an older spec back
+    assert set(replicas_by_work().values()) == {final}
+    for name in names:
+        apps.delete_namespaced_deployment(name, ns)
+    custom.delete_namespaced_custom_object(GROUP, VERSION, ns, "workloadplacements", "race")
 
 
 def test_stopped_syncer_fails_over_and_leaves_no_duplicates(fleet, apis):

@@ -161,6 +161,9 @@ class Controller:
         # One queue key per namespace batches a burst of changes into one pass.
         self._pending: dict[tuple[str, str], set] = {}
         self._pending_lock = threading.Lock()
+        # One SyncWork-writing pass per namespace at a time: a full pass ("ns") that planned from an older
+        # source must not write over what a pass over changed sources ("src") wrote meanwhile.
+        self._namespace_locks: dict[str, threading.Lock] = {}
         self.thresholds = health.Thresholds(args.heartbeat_threshold, args.eviction_timeout)
         self.evictions_held = False
         self.namespaces = set(runtime.split_list(args.namespaces))
@@ -362,7 +365,17 @@ class Controller:
             failover=self.gates.is_enabled("TMCFailover") and not self.evictions_held,
         )
 
+    def _namespace_lock(self, namespace: str) -> threading.Lock:
+        with self._pending_lock:
+            return self._namespace_locks.setdefault(namespace, threading.Lock())
+
     def _sync(self, namespace: str, only_sources: set | None) -> None:
+        """Plan and write one namespace's SyncWorks (all, or those of ``only_sources``), one pass at a time:
+        each plans from the caches as they are once the pass before it has written."""
+        with self._namespace_lock(namespace):
+            self._sync_locked(namespace, only_sources)
+
+    def _sync_locked(self, namespace: str, only_sources: set | None) -> None:
         now = works.now_utc()
         started = time.monotonic()
         plan = works.plan_works(self.cached, namespace, now, gates=self.gates, only_sources=only_sources)
