@@ -40,7 +40,7 @@ def test_passes_of_one_namespace_never_overlap():
     _run_together(c, [("shop", None), ("shop", {("apps/v1", "Deployment", "a")}), ("shop", None)])
     ordered = sorted(spans, key=lambda s: s[2])
     assert len(ordered) == 3
-    assert all(earlier[3] <= later[2] for earlier, later in zip(ordered, ordered[1:]))
+    assert all(earlier[3] <= later[2] for earlier, later in zip(ordered, ordered[1:], strict=False))
 
 
 def test_passes_of_different_namespaces_run_side_by_side():
