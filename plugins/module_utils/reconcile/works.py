@@ -964,6 +964,8 @@ def write_placement_summary(
         return False
     base = fresh.get("status") or {}
     merged = {**base, "summary": summary["summary"], "conditions": _merge_conditions(base, conditions)}
+    if not summary["summary"]:
+        del merged["summary"]  # an empty list reads back as absent: written as absent, or every pass rewrites it
     return _apply_status(hub, fresh, base, merged, check_mode)
 
 
