@@ -132,6 +132,24 @@ def deployment(name, image, replicas=3):
     }
 
 
+def create_placement(hub, ns, name, spec):
+    client.CustomObjectsApi(hub).create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        ns,
+        "workloadplacements",
+        {"apiVersion": f"{GROUP}/{VERSION}", "kind": "WorkloadPlacement", "metadata": {"name": name}, "spec": spec},
+    )
+
+
+def create_tier(apps, ns, names, image, replicas, tier):
+    """Deployments labelled ``tier`` (the placements select on it)."""
+    for name in names:
+        body = deployment(name, image, replicas=replicas)
+        body["metadata"]["labels"]["tier"] = tier
+        apps.create_namespaced_deployment(ns, body)
+
+
 def member_image(member_api, ns, name):
     try:
         d = client.AppsV1Api(member_api).read_namespaced_deployment(name, ns)
@@ -150,18 +168,7 @@ def leader(hub_api):
 def test_hub_changes_converge_without_any_module_run(fleet, apis):
     hub, members = apis
     ns = fleet["ns"]
-    client.CustomObjectsApi(hub).create_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        ns,
-        "workloadplacements",
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "WorkloadPlacement",
-            "metadata": {"name": "all"},
-            "spec": {"workloadSelector": {"matchLabels": {"tier": "web"}}},
-        },
-    )
+    create_placement(hub, ns, "all", {"workloadSelector": {"matchLabels": {"tier": "web"}}})
     apps = client.AppsV1Api(hub)
     body = deployment("shop", "registry.example/shop:1")
     body["metadata"]["labels"]["tier"] = "web"
@@ -222,24 +229,10 @@ def test_paced_status_writes_arrive_with_the_latest_status(fleet, apis):
     still ends with every object's final status (none lost, none stale)."""
     hub, _members = apis
     ns = fleet["ns"]
-    client.CustomObjectsApi(hub).create_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        ns,
-        "workloadplacements",
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "WorkloadPlacement",
-            "metadata": {"name": "paced"},
-            "spec": {"workloadSelector": {"matchLabels": {"tier": "paced"}}},
-        },
-    )
+    create_placement(hub, ns, "paced", {"workloadSelector": {"matchLabels": {"tier": "paced"}}})
     apps = client.AppsV1Api(hub)
     names = [f"paced-{i}" for i in range(12)]
-    for name in names:
-        body = deployment(name, "registry.example/paced:1", replicas=2)
-        body["metadata"]["labels"]["tier"] = "paced"
-        apps.create_namespaced_deployment(ns, body)
+    create_tier(apps, ns, names, "registry.example/paced:1", 2, "paced")
     clusters = len(fleet["syncers"])
 
     def all_available():
@@ -263,9 +256,9 @@ def test_paced_status_writes_arrive_with_the_latest_status(fleet, apis):
     # The placement's summary (kept by the controller from its SyncWork watch) counts every object.
     def placement_status():
         return (
-            client.CustomObjectsApi(hub).get_namespaced_custom_object(
-                GROUP, VERSION, ns, "workloadplacements", "paced"
-            ).get("status")
+            client.CustomObjectsApi(hub)
+            .get_namespaced_custom_object(GROUP, VERSION, ns, "workloadplacements", "paced")
+            .get("status")
             or {}
         )
 
@@ -315,24 +308,10 @@ def test_changes_made_while_a_full_pass_runs_are_not_written_over(fleet, apis):
     hub, _members = apis
     ns = fleet["ns"]
     custom = client.CustomObjectsApi(hub)
-    custom.create_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        ns,
-        "workloadplacements",
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "WorkloadPlacement",
-            "metadata": {"name": "race"},
-            "spec": {"workloadSelector": {"matchLabels": {"tier": "race"}}},
-        },
-    )
+    create_placement(hub, ns, "race", {"workloadSelector": {"matchLabels": {"tier": "race"}}})
     apps = client.AppsV1Api(hub)
     names = [f"race-{i:02d}" for i in range(60)]
-    for name in names:
-        body = deployment(name, "registry.example/race:1", replicas=1)
-        body["metadata"]["labels"]["tier"] = "race"
-        apps.create_namespaced_deployment(ns, body)
+    create_tier(apps, ns, names, "registry.example/race:1", 1, "race")
     clusters = len(fleet["syncers"])
 
     def replicas_by_work():
@@ -371,20 +350,14 @@ def test_stopped_syncer_fails_over_and_leaves_no_duplicates(fleet, apis):
     hub, members = apis
     ns = fleet["ns"]
     custom = client.CustomObjectsApi(hub)
-    custom.create_namespaced_custom_object(
-        GROUP,
-        VERSION,
+    create_placement(
+        hub,
         ns,
-        "workloadplacements",
+        "two",
         {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "WorkloadPlacement",
-            "metadata": {"name": "two"},
-            "spec": {
-                "workloadSelector": {"matchLabels": {"tier": "batch"}},
-                "numberOfClusters": 2,
-                "prioritizers": [{"name": "Steady", "weight": 10}],
-            },
+            "workloadSelector": {"matchLabels": {"tier": "batch"}},
+            "numberOfClusters": 2,
+            "prioritizers": [{"name": "Steady", "weight": 10}],
         },
     )
     body = deployment("worker", "registry.example/worker:1", replicas=2)

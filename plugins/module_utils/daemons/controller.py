@@ -299,8 +299,8 @@ class Controller:
         if namespace is None or not self._watched(namespace):
             return
         if (
-            old is not None  # the cached copy, compacted: compare what the cache keeps
-            and works.compact_status(old.get("status") or {}) == works.compact_status(obj.get("status") or {})
+            old is not None
+            and (old.get("status") or {}) == (obj.get("status") or {})
             and not obj["metadata"].get("deletionTimestamp")
         ):
             return
@@ -402,9 +402,12 @@ class Controller:
         A source whose write has to wait for the status pacer stays pending, and the pass comes back
         when its slot does: it is then written with the status its SyncWorks have by that time.
         """
-        held = {key: self.pacer.held((namespace, key)) for key in only_sources}
-        waits = {key: wait for key, wait in held.items() if wait > 0}
-        due = {key for key in only_sources if key not in waits}
+        waits = {}  # source -> seconds to its slot
+        for key in only_sources:
+            wait = self.pacer.held((namespace, key))
+            if wait > 0:
+                waits[key] = wait
+        due = only_sources - waits.keys()
         plan = works.Plan(namespace)
         current = []
         for api_version, kind, name in due:

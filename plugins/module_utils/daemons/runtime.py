@@ -724,7 +724,8 @@ class Reflector:
         indexers: Mapping[str, Callable[[dict], Iterable]] | None = None,
         transform: Callable[[dict], dict] | None = None,
     ):
-        """``transform``: what the cache keeps of each object (a smaller copy); handlers see it as ``old``."""
+        """``transform``: what the cache keeps of each object (a smaller copy); handlers see that copy,
+        as ``obj`` and as ``old``, so that they compare like with like."""
         self.client, self.api_version, self.kind = client, api_version, kind
         self.transform = transform
         self.handler, self.stop = handler, stop
@@ -844,10 +845,10 @@ class Reflector:
                         self.resource_version = version
                     if event == "BOOKMARK":
                         continue
-                    key = object_key(obj)
+                    kept = self._kept(obj)
                     with self._lock:
-                        old = self._store(key, None if event == "DELETED" else self._kept(obj))
-                    self._emit(event, obj, old)
+                        old = self._store(object_key(kept), None if event == "DELETED" else kept)
+                    self._emit(event, kept, old)
                     if self.stop.is_set():
                         return
                 self.last_contact = time.monotonic()

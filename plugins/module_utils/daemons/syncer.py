@@ -178,7 +178,7 @@ class Syncer:
         work = self.works.get(*key)
         with self._lock:
             new = self._statuses.get(key)
-            if work is None or (new is not None and not works.status_differs(work, new)):
+            if work is None or (new is not None and not works.status_differs(work.get("status") or {}, new)):
                 self._statuses.pop(key, None)
                 new = None
         if new is None:

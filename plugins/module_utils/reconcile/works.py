@@ -530,15 +530,15 @@ def _write_placement_decisions(hub: kube.Kube, outcome: PlacementOutcome, now: d
     return _apply_status(hub, wp, current, new, check_mode)
 
 
-def status_differs(obj: Mapping, new: Mapping) -> bool:
-    """True when writing ``new`` would change ``obj``'s status."""
-    return render.canonical_json(obj.get("status") or {}) != render.canonical_json(new)
+def status_differs(current: Mapping, new: Mapping) -> bool:
+    """True when writing status ``new`` over status ``current`` would change it."""
+    return render.canonical_json(current) != render.canonical_json(new)
 
 
 def _apply_status(
     hub: kube.Kube, obj: Mapping, current: Mapping, new: Mapping, check_mode: bool, manager: str = WP_STATUS_MANAGER
 ) -> bool:
-    if render.canonical_json(current) == render.canonical_json(new):
+    if not status_differs(current, new):
         return False
     if not check_mode:
         meta = obj["metadata"]
@@ -917,7 +917,7 @@ def aggregate_status(
                 continue
             per_cluster = {w["spec"]["cluster"]: (w.get("status") or {}).get("downstreamStatus") or {} for w in placed}
             new = status.aggregate_status(source["kind"], per_cluster, now, source["metadata"].get("generation"))
-            if not status_differs(source, new) or (defer is not None and defer(key)):
+            if not status_differs(source.get("status") or {}, new) or (defer is not None and defer(key)):
                 continue
             jobs.append((_write_source_status, (hub, source, new, check_mode)))
         written += sum(_run_all(jobs, HUB_WRITE_CONCURRENCY))
@@ -939,22 +939,8 @@ def write_placement_summary(
     applied = sum(row["applied"] for row in summary["summary"])
     available = sum(row["available"] for row in summary["summary"])
     conditions = current.get("conditions") or []
-    conditions = status.set_condition(
-        conditions,
-        "Synced",
-        "True" if applied == total else "False",
-        "Synced" if applied == total else "Pending",
-        f"{applied}/{total} workload objects applied",
-        now,
-    )
-    conditions = status.set_condition(
-        conditions,
-        "Available",
-        "True" if available == total else "False",
-        "Available" if available == total else "NotAvailable",
-        f"{available}/{total} workload objects available",
-        now,
-    )
+    conditions = _count_condition(conditions, "Synced", "Pending", applied, total, "applied", now)
+    conditions = _count_condition(conditions, "Available", "NotAvailable", available, total, "available", now)
     fresh = (
         hub.get(api.API_VERSION, api.KIND_PLACEMENT, wp["metadata"]["name"], wp["metadata"]["namespace"])
         if not check_mode
@@ -967,6 +953,22 @@ def write_placement_summary(
     if not summary["summary"]:
         del merged["summary"]  # an empty list reads back as absent: written as absent, or every pass rewrites it
     return _apply_status(hub, fresh, base, merged, check_mode)
+
+
+def _count_condition(
+    conditions: list, ctype: str, short_reason: str, done: int, total: int, what: str, now: dt.datetime
+) -> list:
+    """Condition ``ctype``: True (reason ``ctype``) when every one of ``total`` objects is ``what``,
+    else False (reason ``short_reason``); the message counts them."""
+    whole = done == total
+    return status.set_condition(
+        conditions,
+        ctype,
+        "True" if whole else "False",
+        ctype if whole else short_reason,
+        f"{done}/{total} workload objects {what}",
+        now,
+    )
 
 
 def _write_source_status(job: tuple) -> bool:
