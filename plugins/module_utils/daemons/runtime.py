@@ -32,7 +32,6 @@ import os
 import random
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -40,6 +39,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import store
 
 try:
     import prometheus_client
@@ -680,25 +680,11 @@ def all_alive(threads) -> bool:
     return all(thread.is_alive() for thread in threads)
 
 
-INTERN_MAX = 64  # strings up to this long are shared between cached objects (names, labels, times)
-
-
 def _slim(obj: dict) -> dict:
     """The object as the caches keep it: without managedFields, which nothing reads and which are
-    often the larger half of an object, and with its keys and short strings interned: thousands of
-    cached objects then share one copy of each (the cache takes about half the memory)."""
+    often the larger half of an object."""
     (obj.get("metadata") or {}).pop("managedFields", None)
-    return _interned(obj)
-
-
-def _interned(value):
-    if isinstance(value, dict):
-        return {sys.intern(k) if isinstance(k, str) else k: _interned(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_interned(v) for v in value]
-    if isinstance(value, str) and len(value) <= INTERN_MAX:
-        return sys.intern(value)
-    return value
+    return obj
 
 
 def object_key(obj: Mapping) -> tuple[str, str]:
@@ -733,15 +719,13 @@ class Reflector:
         self.resync_period = resync_period
         self.metrics = metrics
         self.name = name or kind
-        self.cache: dict = {}
-        # Secondary indexes, kept under the lock with the cache: name -> value -> {key: obj}.
-        # "namespace" is always there, so a namespaced read never scans the whole kind.
+        # The cache, encoded (see store.py), with secondary indexes. "namespace" is always there,
+        # so a namespaced read never scans the whole kind.
         self.indexers = {"namespace": lambda o: [o["metadata"].get("namespace") or ""], **(indexers or {})}
-        self._indexes: dict = {name: {} for name in self.indexers}
+        self.store = store.ObjectStore(self.indexers)
         self.synced = threading.Event()
         self.resource_version = ""
         self.last_contact = time.monotonic()
-        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def start(self) -> Reflector:
@@ -754,43 +738,28 @@ class Reflector:
         """False once the watch thread has died (it never ends on its own before stop)."""
         return self._thread is None or self._thread.is_alive() or self.stop.is_set()
 
+    def __len__(self) -> int:
+        return len(self.store)
+
     def items(self) -> list[dict]:
-        with self._lock:
-            return list(self.cache.values())
+        """Every cached object (copies: changing one changes nothing cached)."""
+        return self.store.items()
 
     def get(self, namespace: str | None, name: str) -> dict | None:
-        with self._lock:
-            return self.cache.get((namespace or "", name))
+        return self.store.get((namespace or "", name))
 
     def by_index(self, index: str, value) -> list[dict]:
         """The cached objects whose ``index`` function yields ``value``."""
-        with self._lock:
-            return list(self._indexes[index].get(value, {}).values())
-
-    def _index(self, key, obj: dict | None, old: dict | None) -> None:
-        """Move ``key`` from the index entries of ``old`` to those of ``obj`` (lock held)."""
-        for name, function in self.indexers.items():
-            index = self._indexes[name]
-            for value in function(old) if old is not None else ():
-                bucket = index.get(value)
-                if bucket is not None:
-                    bucket.pop(key, None)
-                    if not bucket:
-                        del index[value]
-            for value in function(obj) if obj is not None else ():
-                index.setdefault(value, {})[key] = obj
+        return self.store.by_index(index, value)
 
     def _kept(self, obj: dict) -> dict:
         kept = _slim(obj)
         return self.transform(kept) if self.transform is not None else kept
 
-    def _store(self, key, obj: dict | None) -> dict | None:
-        """Put (or with None, drop) one object; returns the one it replaces (lock held)."""
-        old = self.cache.pop(key, None) if obj is None else self.cache.get(key)
-        if obj is not None:
-            self.cache[key] = obj
-        self._index(key, obj, old)
-        return old
+    def _entry(self, obj: dict) -> tuple[tuple[str, str], bytes]:
+        """A listed object as the store takes it, encoded page by page as the list arrives."""
+        kept = self._kept(obj)
+        return object_key(kept), store.encode(kept)
 
     def _emit(self, event: str, obj: dict, old: dict | None) -> None:
         try:
@@ -799,24 +768,12 @@ class Reflector:
             log(logging.ERROR, "event handler failed", resource=self.name, error=str(err))
 
     def _relist(self) -> None:
-        items, version = self.client.list_with_version(
-            self.api_version, self.kind, self.namespace, self.label_selector, keep=self._kept
+        entries, version = self.client.list_with_version(
+            self.api_version, self.kind, self.namespace, self.label_selector, keep=self._entry
         )
-        fresh = {object_key(o): o for o in items}
-        with self._lock:
-            old_cache, self.cache = self.cache, fresh
-            self._indexes = {name: {} for name in self.indexers}
-            for key, obj in fresh.items():
-                self._index(key, obj, None)
-        for key, obj in fresh.items():
-            old = old_cache.get(key)
-            if old is None:
-                self._emit("ADDED", obj, None)
-            elif old.get("metadata", {}).get("resourceVersion") != obj.get("metadata", {}).get("resourceVersion"):
-                self._emit("MODIFIED", obj, old)
-        for key, old in old_cache.items():
-            if key not in fresh:
-                self._emit("DELETED", old, old)
+        for event, raw, old in self.store.replace(entries):
+            obj = store.decode(raw)
+            self._emit(event, obj, obj if event == "DELETED" else None if old is None else store.decode(old))
         self.resource_version = version
         self.last_contact = time.monotonic()
         self.synced.set()
@@ -846,8 +803,8 @@ class Reflector:
                     if event == "BOOKMARK":
                         continue
                     kept = self._kept(obj)
-                    with self._lock:
-                        old = self._store(object_key(kept), None if event == "DELETED" else kept)
+                    key = object_key(kept)
+                    old = self.store.delete(key) if event == "DELETED" else self.store.put(key, kept)
                     self._emit(event, kept, old)
                     if self.stop.is_set():
                         return

@@ -204,7 +204,7 @@ class Syncer:
             self.metrics.operations.labels(self.cluster, kind, "apply", "error").inc(len(report.errors))
             self.metrics.errors.labels(self.cluster, "apply").inc(len(report.errors))
         self.metrics.operation_seconds.labels(self.cluster, "apply").observe(seconds)
-        self.metrics.resources.labels(self.cluster).set(len(self.works.cache))
+        self.metrics.resources.labels(self.cluster).set(len(self.works))
 
     # -- heartbeat and capacity
 

@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to tmc.multicluster
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The daemons' watch caches: every object kept compressed, read back as a fresh copy.
+
+Private to this collection. A daemon caches every object it watches, so at 10,000 workloads on
+3 clusters the controller holds 10,000 sources and 30,000 SyncWorks. Kept as Python dicts, a
+Deployment costs about 4.2 KB and a compacted SyncWork 3 KB, nearly all of it dict overhead
+that interning cannot share. Kept as zlib-compressed compact JSON, each costs about 0.75 KB; a
+read decodes it again in about 25 µs. The daemons read a handful of objects per change, and a
+full pass reads a namespace once, so the time is small next to the API calls it leads to.
+
+A read returns a copy of its own: whoever changes it changes nothing in the cache.
+
+Indexes map a value to the keys of the objects that yield it (``indexers``: name -> function of
+an object -> values), so a read by index decodes only the objects it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import zlib
+from collections.abc import Callable, Hashable, Iterable, Mapping
+
+Indexers = Mapping[str, Callable[[dict], Iterable]]
+
+# zlib level 1: almost the size of level 6 on objects this small, at a third of the time.
+LEVEL = 1
+
+
+def encode(obj: Mapping) -> bytes:
+    """One object as the cache keeps it."""
+    return zlib.compress(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode(), LEVEL)
+
+
+def decode(raw: bytes) -> dict:
+    """A fresh copy of a kept object."""
+    return json.loads(zlib.decompress(raw))
+
+
+class ObjectStore:
+    """Objects by key, encoded, with secondary indexes; safe to share between threads."""
+
+    def __init__(self, indexers: Indexers | None = None):
+        self.indexers = dict(indexers or {})
+        self._objects: dict[Hashable, bytes] = {}
+        self._indexes: dict[str, dict] = {name: {} for name in self.indexers}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    # -- reads (decoded outside the lock)
+
+    def get(self, key: Hashable) -> dict | None:
+        with self._lock:
+            raw = self._objects.get(key)
+        return None if raw is None else decode(raw)
+
+    def items(self) -> list[dict]:
+        with self._lock:
+            raws = list(self._objects.values())
+        return [decode(raw) for raw in raws]
+
+    def by_index(self, index: str, value) -> list[dict]:
+        """The objects whose ``index`` function yields ``value``."""
+        with self._lock:
+            keys = self._indexes[index].get(value, ())
+            raws = [self._objects[key] for key in keys]
+        return [decode(raw) for raw in raws]
+
+    # -- writes
+
+    def put(self, key: Hashable, obj: Mapping) -> dict | None:
+        """Keep ``obj`` under ``key``; returns the object it replaces."""
+        raw = encode(obj)
+        with self._lock:
+            previous = self._objects.get(key)
+            old = None if previous is None else decode(previous)
+            self._objects[key] = raw
+            self._reindex(key, obj, old)
+        return old
+
+    def delete(self, key: Hashable) -> dict | None:
+        """Forget ``key``; returns the object it held."""
+        with self._lock:
+            previous = self._objects.pop(key, None)
+            old = None if previous is None else decode(previous)
+            self._reindex(key, None, old)
+        return old
+
+    def replace(self, entries: Iterable[tuple[Hashable, bytes]]) -> list[tuple[str, bytes, bytes | None]]:
+        """Keep exactly ``entries`` (key, ``encode``d object): a re-list. Returns the changes as
+        (event, object, old object), still encoded so that a list of 30,000 objects is never
+        decoded all at once: ADDED for a new key, MODIFIED for a changed object, DELETED for a key
+        no longer there (with the old object as both)."""
+        fresh = dict(entries)
+        with self._lock:
+            previous, self._objects = self._objects, fresh
+            self._indexes = {name: {} for name in self.indexers}
+            if self.indexers:
+                for key, raw in fresh.items():
+                    self._reindex(key, decode(raw), None)
+        changes: list[tuple[str, bytes, bytes | None]] = []
+        for key, raw in fresh.items():
+            before = previous.get(key)
+            if before is None:
+                changes.append(("ADDED", raw, None))
+            elif before != raw:
+                changes.append(("MODIFIED", raw, before))
+        changes.extend(("DELETED", before, before) for key, before in previous.items() if key not in fresh)
+        return changes
+
+    def _reindex(self, key: Hashable, obj: Mapping | None, old: Mapping | None) -> None:
+        """Move ``key`` from the index entries of ``old`` to those of ``obj`` (lock held)."""
+        for name, function in self.indexers.items():
+            index = self._indexes[name]
+            for value in function(old) if old is not None else ():
+                bucket = index.get(value)
+                if bucket is not None:
+                    bucket.pop(key, None)
+                    if not bucket:
+                        del index[value]
+            for value in function(obj) if obj is not None else ():
+                index.setdefault(value, {})[key] = None

@@ -1,0 +1,109 @@
+"""The daemons' encoded watch cache (daemons/store.py) behaves like a plain dict with indexes."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import store
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=10,
+)
+names = st.sampled_from(["a", "b", "c", "d"])
+objects = st.builds(
+    lambda ns, name, team, data: {
+        "metadata": {"namespace": ns, "name": name, **({"labels": {"team": team}} if team else {})},
+        "data": data,
+    },
+    st.sampled_from(["n1", "n2"]),
+    names,
+    st.sampled_from([None, "red", "blue"]),
+    json_values,
+)
+# put / delete / re-list, as a watch and its re-lists drive the cache
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), objects),
+        st.tuples(st.just("delete"), st.tuples(st.sampled_from(["n1", "n2"]), names)),
+        st.tuples(st.just("replace"), st.lists(objects, max_size=5)),
+    ),
+    max_size=25,
+)
+INDEXERS = {
+    "namespace": lambda o: [o["metadata"]["namespace"]],
+    "team": lambda o: [t for t in [(o["metadata"].get("labels") or {}).get("team")] if t],
+}
+
+
+def _key(obj):
+    return obj["metadata"]["namespace"], obj["metadata"]["name"]
+
+
+def _canonical(objs):
+    return sorted(json.dumps(o, sort_keys=True) for o in objs)
+
+
+@given(operations)
+def test_reads_and_indexes_match_a_plain_dict_after_any_sequence_of_changes(ops):
+    kept = store.ObjectStore(INDEXERS)
+    model: dict = {}
+    for op, arg in ops:
+        if op == "put":
+            old = kept.put(_key(arg), arg)
+            assert old == model.get(_key(arg))
+            model[_key(arg)] = arg
+        elif op == "delete":
+            assert kept.delete(arg) == model.pop(arg, None)
+        else:
+            fresh = {_key(o): o for o in arg}
+            changes = kept.replace((k, store.encode(o)) for k, o in fresh.items())
+            seen = {(event, _key(store.decode(raw))) for event, raw, _old in changes}
+            expected = {("ADDED", k) for k in fresh if k not in model}
+            expected |= {("MODIFIED", k) for k in fresh if k in model and model[k] != fresh[k]}
+            expected |= {("DELETED", k) for k in model if k not in fresh}
+            assert seen == expected
+            model = fresh
+    assert len(kept) == len(model)
+    assert _canonical(kept.items()) == _canonical(model.values())
+    for key, obj in model.items():
+        assert kept.get(key) == obj
+    for name, function in INDEXERS.items():
+        values = {v for o in model.values() for v in function(o)} | {"n1", "red", "nowhere"}
+        for value in values:
+            assert _canonical(kept.by_index(name, value)) == _canonical(
+                o for o in model.values() if value in function(o)
+            )
+
+
+@given(objects)
+def test_a_read_is_a_copy_that_can_be_changed_without_changing_the_cache(obj):
+    kept = store.ObjectStore(INDEXERS)
+    kept.put(_key(obj), obj)
+    first = kept.get(_key(obj))
+    first["metadata"]["name"] = "changed"
+    first["data"] = "changed"
+    obj["data"] = "changed too"  # nor does changing what was put
+    assert kept.get(_key(obj))["metadata"]["name"] == _key(obj)[1]
+    assert kept.get(_key(obj))["data"] != "changed too"
+
+
+def test_a_kept_object_is_much_smaller_than_its_json():
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "app-00001", "namespace": "shop", "labels": {"app": "app-00001"}},
+        "status": {
+            "conditions": [
+                {"type": t, "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment is fine."}
+                for t in ("Available", "Progressing")
+            ]
+        },
+    }
+    text = json.dumps(deployment)
+    assert len(store.encode(deployment)) < len(text) / 2
+    assert store.decode(store.encode(deployment)) == deployment
