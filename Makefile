@@ -22,7 +22,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 
 .PHONY: help venv collection testbed-binaries testbed-up testbed-down testbed-status lint unit integration test demo \
-        e2e sanity bench-placement bench-sync bench-latency bench-latency-short clean chaos upgrade
+        e2e sanity bench-placement bench-sync bench-latency bench-latency-short bench-memory clean chaos upgrade
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -107,6 +107,11 @@ bench-latency: venv collection testbed-binaries
 
 bench-latency-short: venv collection testbed-binaries
 	@$(BIN)/python benchmarks/sync_latency.py --workloads 100 --clusters 3 --json
+
+# Peak and steady memory of the daemons at 10,000 workloads x 3 clusters (issue 6): replicas 0, so no pods.
+bench-memory: venv collection testbed-binaries
+	@$(BIN)/python benchmarks/sync_latency.py --workloads 10000 --clusters 3 --replicas 0 --updates 0 \
+		--upsync-samples 0 --no-floor --json
 
 clean: testbed-down
 	rm -rf .build .testbed

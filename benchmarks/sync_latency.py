@@ -5,8 +5,11 @@
 
     python benchmarks/sync_latency.py --workloads 1000 --clusters 3 --json
     python benchmarks/sync_latency.py --workloads 100 --clusters 3 --attach .testbed/dev --json
+    python benchmarks/sync_latency.py --workloads 10000 --clusters 3 --replicas 0 --updates 0 \
+        --upsync-samples 0 --no-floor --json
 
-Run it with the project venv's python (``make bench-latency`` / ``make bench-latency-short`` do).
+Run it with the project venv's python (``make bench-latency`` / ``make bench-latency-short`` /
+``make bench-memory`` do).
 
 Set-up (not timed): a testbed (``hack.testbed``, state ``.testbed/bench-latency``, torn down at
 the end) unless ``--attach DIR`` names a running one. Attached, only that testbed's members are
@@ -36,22 +39,41 @@ through watches, one per cluster on the namespace, never by polling):
 
 - ``raw_floor_s``: the same N Deployments created directly on the members (namespace
   ``lat-raw-<id>``) by one thread per cluster, until every member's watch has seen all N. The
-  namespace is then deleted and waited for (so at most N of this run's pods per member exist at
-  any time; members have 1500 pods of capacity and the run checks the headroom first).
-- ``convergence_s``: N Deployments (replicas 1) created on the hub (namespace ``lat-<id>``, one
-  thread per cluster as for the floor) under one ``Duplicated`` WorkloadPlacement decided
-  beforehand, until every member's watch has seen all N. ``status_convergence_s``: until every hub
-  Deployment's aggregated status reports ``availableReplicas`` = clusters.
-- ``sync_p50/p95/p99_ms``: after convergence, M (``--updates``, default 200, at most N)
-  Deployments get a new image on the hub, one at a time, ``--update-interval`` apart; for each
-  update and cluster, from just before the hub PATCH to the member watch's event that shows the
-  image (M x clusters samples; one not seen within the wait counts with the time waited, a lower
-  bound: ``sync_censored``).
-- ``upsync_p95_ms``: ``--upsync-samples`` (default 50) other Deployments are scaled 1 -> 2 on the
-  hub; for each, from the moment the last member's watch shows ``availableReplicas`` 2 to the hub
-  watch's event whose aggregated status shows 2 x clusters.
+  namespace is then deleted and waited for (so at most N x R of this run's pods per member exist
+  at any time; members have 1500 pods of capacity and the run checks the headroom first: N x R
+  pods, plus one per upsync sample, plus 100 left for others; nothing is checked when the run
+  makes no pods). ``--no-floor`` skips this phase (``raw_floor_s`` and ``convergence_ratio``
+  null).
+- ``convergence_s``: N Deployments (``--replicas`` R, default 1) created on the hub (namespace
+  ``lat-<id>``, one thread per cluster as for the floor) under one ``Duplicated`` WorkloadPlacement
+  decided beforehand, until every member's watch has seen all N. ``status_convergence_s``: until
+  every hub Deployment's aggregated status is complete: with R > 0, ``availableReplicas`` = R x
+  clusters (as always); with R = 0 (a member Deployment then reports no replica counts at all,
+  only ``observedGeneration`` and the conditions ``Available``/``Progressing`` True), the
+  aggregated status has ``observedGeneration`` = the hub Deployment's ``metadata.generation`` and
+  the condition ``Available`` True, which the controller's merge only gives when every placed
+  cluster's SyncWork reports it True (a cluster not reported yet makes it Unknown).
+- ``sync_p50/p95/p99_ms``: after convergence, M (``--updates``, default 200, at most N; 0 skips
+  the phase and its numbers are null) Deployments get a new image on the hub, one at a time,
+  ``--update-interval`` apart; for each update and cluster, from just before the hub PATCH to the
+  member watch's event that shows the image (M x clusters samples; one not seen within the wait
+  counts with the time waited, a lower bound: ``sync_censored``).
+- ``upsync_p95_ms``: ``--upsync-samples`` (default 50; 0 skips the phase, numbers null) other
+  Deployments are scaled R -> R+1 on the hub (with R = 0 too: 0 -> 1, one pod per sample and
+  member); for each, from the moment the last member's watch shows ``availableReplicas`` R+1 to
+  the hub watch's event whose aggregated status shows (R+1) x clusters.
 - ``controller_peak_rss_mb`` / ``syncer_peak_rss_mb``: VmHWM of each daemon process (max over
   syncers), read after the measurements.
+
+Memory: a thread reads each daemon's VmRSS every ``--rss-interval`` seconds (default 1) for the
+whole run. ``details.rss_mb`` gives, for the controller and the largest syncer, the RSS when
+status convergence was reached (``converged``), in steady state (``steady``: the median of the
+samples over ``--steady-seconds``, default 10, taken once the queues are empty after
+convergence, before any update) and the largest sample (``sampled_max``); ``details.memory_mb``
+has the same per daemon, with the largest sample of each phase. The memory-at-scale run of issue
+6 (``make bench-memory``) is 10,000 Deployments of replicas 0 on 3 clusters without floor,
+updates or upsync: 30,000 SyncWorks and 30,000 member objects, no pods. Every wait that grows
+with the work grows with N (hub creates run at 50-150/s on a 2-core machine).
 
 ``details`` says where the time went: a watch on the bench SyncWorks splits each sync sample into
 hub change -> SyncWork rewritten (controller) and SyncWork -> member object (syncer), and each
@@ -166,6 +188,14 @@ def percentile(values: list[float], pct: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else round((ordered[middle - 1] + ordered[middle]) / 2, 1)
 
 
 def _ms(value: float | None) -> float | None:
@@ -704,6 +734,41 @@ def wait_quiet(daemons: list[Daemon], timeout: float, rounds: int = 3) -> float:
     return time.monotonic() - start
 
 
+class RssSampler:
+    """Reads every daemon's VmRSS every ``interval`` seconds in a thread; samples are ``(t, MB)``."""
+
+    def __init__(self, daemons: list[Daemon], interval: float, stop: threading.Event):
+        self.daemons, self.interval, self.stop = daemons, interval, stop
+        self.samples: dict[str, list[tuple[float, float]]] = {d.name: [] for d in daemons}
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def start(self) -> RssSampler:
+        self.thread.start()
+        return self
+
+    def sample(self) -> dict[str, float | None]:
+        """Read every daemon's VmRSS now (and keep it as a sample)."""
+        now = time.monotonic()
+        found = {}
+        for daemon in self.daemons:
+            rss = daemon.memory()["rss_mb"]
+            found[daemon.name] = rss
+            if rss is not None:
+                with self.lock:
+                    self.samples[daemon.name].append((now, rss))
+        return found
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.sample()
+            self.stop.wait(self.interval)
+
+    def window(self, name: str, start: float, end: float | None = None) -> list[float]:
+        with self.lock:
+            return [mb for t, mb in self.samples[name] if t >= start and (end is None or t <= end)]
+
+
 # ------------------------------------------------------------------ watches
 
 
@@ -769,11 +834,29 @@ def _image(obj: dict) -> str | None:
     return containers[0].get("image") if containers else None
 
 
+def hub_status_complete(obj: dict, replicas: int, clusters: int) -> bool:
+    """Whether a hub Deployment's aggregated status shows it placed and available on every cluster.
+
+    ``replicas`` > 0: ``availableReplicas`` = replicas x clusters. 0: no counts to go by (a member
+    Deployment of replicas 0 reports none), so ``observedGeneration`` = ``metadata.generation`` and
+    the merged ``Available`` condition True (True only when it is True on every placed cluster).
+    """
+    status = obj.get("status") or {}
+    if (status.get("availableReplicas") or 0) != replicas * clusters:
+        return False
+    if replicas:
+        return True
+    available = next((c for c in status.get("conditions") or [] if c.get("type") == "Available"), {})
+    generation = (obj.get("metadata") or {}).get("generation")
+    return status.get("observedGeneration") == generation and available.get("status") == "True"
+
+
 class Recorder:
     """What the watches saw, with times; ``wait`` blocks until a condition over it holds."""
 
-    def __init__(self, clusters: list[str], member_of: dict | None = None):
+    def __init__(self, clusters: list[str], member_of: dict | None = None, replicas: int = 1):
         self.clusters = clusters
+        self.replicas = replicas  # of every workload at creation: what a complete aggregated status shows
         self.member_of = member_of or {}  # registered cluster name -> member (SyncWork spec.cluster)
         self.work_image_seen: dict[tuple[str, str], float] = {}
         self.work_available_seen: dict[tuple[str, str], float] = {}
@@ -847,7 +930,7 @@ class Recorder:
             if target and name not in self.hub_target_seen and available == target * len(self.clusters):
                 self.hub_target_seen[name] = t
                 self.cond.notify_all()
-            if available == len(self.clusters) and name in self.expected_names:
+            if name in self.expected_names and hub_status_complete(obj, self.replicas, len(self.clusters)):
                 self.hub_at_full.add(name)
             else:
                 self.hub_at_full.discard(name)
@@ -928,7 +1011,7 @@ def hub_requests(bed) -> Counter:
 # ------------------------------------------------------------------ objects
 
 
-def workload(index: int) -> dict:
+def workload(index: int, replicas: int = 1) -> dict:
     name = f"app-{index:05d}"
     labels = {"app": name, "bench": "latency"}
     return {
@@ -936,7 +1019,7 @@ def workload(index: int) -> dict:
         "kind": "Deployment",
         "metadata": {"name": name, "labels": labels},
         "spec": {
-            "replicas": 1,
+            "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": labels},
@@ -1105,7 +1188,7 @@ def run(args: argparse.Namespace) -> dict:
     kube = _import_engine()
     from hack.testbed import HUB, Testbed
 
-    n, cluster_count = args.workloads, args.clusters
+    n, cluster_count, replicas = args.workloads, args.clusters, args.replicas
     started_bed = args.attach is None
     bed = Testbed(args.attach) if args.attach else patient_testbed(args.state, cluster_count)
     # The hub: the testbed's own (a started testbed, or --shared-hub), else a private one next to the members.
@@ -1158,12 +1241,13 @@ def run(args: argparse.Namespace) -> dict:
 
         # -- room for the pods, and nobody else running this benchmark on this hub
         upsync_n = min(args.upsync_samples, n)
-        for m, client in members.items():
+        pods_needed = n * replicas + upsync_n  # per member at most: the workloads, then one more per scale-up
+        for m, client in members.items() if pods_needed else ():
             free = free_pods(client)
-            if free < n + upsync_n + PODS_RESERVE:
+            if free < pods_needed + PODS_RESERVE:
                 raise BenchError(
-                    f"{m} has room for {free} more pods; this run needs {n + upsync_n} plus {PODS_RESERVE} "
-                    "left for others: use fewer --workloads"
+                    f"{m} has room for {free} more pods; this run needs {pods_needed} plus {PODS_RESERVE} "
+                    "left for others: use fewer --workloads or --replicas"
                 )
         install_hub(hub_bed, hub, work, attached=shared_hub)
         for name in cluster_names if shared_hub else ():
@@ -1229,6 +1313,7 @@ def run(args: argparse.Namespace) -> dict:
         log(f"starting 1 controller and {len(syncers)} syncers (logs in {logs})")
         for daemon in daemons:
             daemon.start()
+        rss = RssSampler(daemons, args.rss_interval, stop).start()
         for daemon in daemons:
             daemon.wait_ready()
         wait_until(
@@ -1238,48 +1323,52 @@ def run(args: argparse.Namespace) -> dict:
         )
 
         # -- raw floor: the same objects straight onto the members, one thread per cluster
-        objects = [workload(i) for i in range(n)]
-        raw = Recorder(member_names)
-        raw.expected_names = {o["metadata"]["name"] for o in objects}
-        for client in members.values():
-            client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": raw_ns}})
-        raw_stop = threading.Event()
-        start_watchers(kube, members, raw_ns, raw, raw_stop)
-        log(f"raw floor: {n} Deployments onto each of {cluster_count} members")
-        t0 = time.monotonic()
-        errors: list = []
+        objects = [workload(i, replicas) for i in range(n)]
+        raw_floor_s = None
+        if args.no_floor:
+            log("raw floor: skipped (--no-floor)")
+        else:
+            raw = Recorder(member_names, replicas=replicas)
+            raw.expected_names = {o["metadata"]["name"] for o in objects}
+            for client in members.values():
+                client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": raw_ns}})
+            raw_stop = threading.Event()
+            start_watchers(kube, members, raw_ns, raw, raw_stop)
+            log(f"raw floor: {n} Deployments onto each of {cluster_count} members")
+            t0 = time.monotonic()
+            errors: list = []
 
-        def raw_create(member):
-            try:
-                create_all(members[member], raw_ns, objects, 1)
-            except Exception as err:  # noqa: BLE001 - reported below
-                errors.append(f"{member}: {err}")
+            def raw_create(member):
+                try:
+                    create_all(members[member], raw_ns, objects, 1)
+                except Exception as err:  # noqa: BLE001 - reported below
+                    errors.append(f"{member}: {err}")
 
-        threads = [threading.Thread(target=raw_create, args=(m,), daemon=True) for m in member_names]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(600 + n)
-        if errors:
-            raise BenchError(f"raw creates failed: {errors[:3]}")
-        raw.wait(
-            "every member to hold the raw objects",
-            lambda: all(len(s) >= n for s in raw.first_seen.values()),
-            timeout=300 + n * 0.5,
-        )
-        raw_floor_s = max(max(seen.values()) for seen in raw.first_seen.values()) - t0
-        log(f"  raw floor {raw_floor_s:.2f}s; deleting {raw_ns} on the members and waiting for it to go")
-        raw_stop.set()  # the raw watches end within their 15 s watch timeout
-        for client in members.values():
-            delete_namespace(client, raw_ns)
-        for m, client in members.items():
-            wait_until(f"{raw_ns} gone from {m}", lambda c=client: namespace_gone(c, raw_ns), 300 + n * 0.3, 2.0)
+            threads = [threading.Thread(target=raw_create, args=(m,), daemon=True) for m in member_names]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(600 + n)
+            if errors:
+                raise BenchError(f"raw creates failed: {errors[:3]}")
+            raw.wait(
+                "every member to hold the raw objects",
+                lambda: all(len(s) >= n for s in raw.first_seen.values()),
+                timeout=300 + n * 0.5,
+            )
+            raw_floor_s = max(max(seen.values()) for seen in raw.first_seen.values()) - t0
+            log(f"  raw floor {raw_floor_s:.2f}s; deleting {raw_ns} on the members and waiting for it to go")
+            raw_stop.set()  # the raw watches end within their 15 s watch timeout
+            for client in members.values():
+                delete_namespace(client, raw_ns)
+            for m, client in members.items():
+                wait_until(f"{raw_ns} gone from {m}", lambda c=client: namespace_gone(c, raw_ns), 300 + n * 0.3, 2.0)
 
         # On a loaded machine everything is slower: the limits grow with the measured floor.
-        patience = max(120 + n * 1.5, 12 * raw_floor_s)
+        patience = max(120 + n * 1.5, 12 * (raw_floor_s or 0))
 
         # -- the hub namespace and placement (decided before the clock starts)
-        rec = Recorder(member_names, {name: m for m, name in names.items()})
+        rec = Recorder(member_names, {name: m for m, name in names.items()}, replicas)
         rec.expected_names = {o["metadata"]["name"] for o in objects}
         hub.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {BENCH_LABEL: "true"}}})
         hub_ns_made = True
@@ -1297,7 +1386,9 @@ def run(args: argparse.Namespace) -> dict:
         wait_quiet(daemons, 60)
 
         # -- convergence
-        log(f"convergence: {n} Deployments on the hub, Duplicated onto {', '.join(cluster_names)}")
+        log(
+            f"convergence: {n} Deployments (replicas {replicas}) on the hub, Duplicated onto {', '.join(cluster_names)}"
+        )
         profiling = bool(args.profile)
         if profiling:
             py_spy = args.py_spy or shutil.which("py-spy")
@@ -1322,106 +1413,130 @@ def run(args: argparse.Namespace) -> dict:
             timeout=patience,
         )
         status_convergence_s = rec.hub_all_available_at - t0
-        log(f"  status aggregated on the hub after {status_convergence_s:.2f}s")
-        wait_quiet(daemons, 120 + n * 0.5)
+        rss_converged = rss.sample()
+        log(f"  status aggregated on the hub after {status_convergence_s:.2f}s; RSS MB {rss_converged}")
+        quiet_s = wait_quiet(daemons, 120 + n * 0.5)
         cpu_mark("convergence")
+
+        # -- steady state: the queues are empty; memory over a short idle window
+        steady_start = time.monotonic()
+        stop.wait(args.steady_seconds)
+        rss.sample()
+        rss_steady = {d.name: _median(rss.window(d.name, steady_start)) for d in daemons}
+        log(f"  queues empty {quiet_s:.1f}s after status convergence; steady RSS MB {rss_steady}")
+        cpu_mark("steady")
 
         # -- hub change -> member applied
         m_updates = min(args.updates, n)
-        step = max(1, n // m_updates)
-        chosen = [objects[(i * step) % n]["metadata"]["name"] for i in range(m_updates)]
-        log(f"sync latency: {m_updates} image updates, {args.update_interval}s apart")
+        quiet_limit = 120 + n * 0.1  # the daemons' queues after a phase: their work grows with N
         patch_seconds: list[float] = []  # this process's own hub PATCHes: the API server's answer time
-        for name in chosen:
-            image = f"registry.example/latency/{name}:2"
-            started = time.monotonic()
-            with rec.cond:
-                rec.expect_image[name] = (image, started)
-            hub.patch(
-                "apps/v1",
-                "Deployment",
-                name,
-                {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}},
-                namespace=ns,
-                content_type="application/strategic-merge-patch+json",
+        chosen: list[str] = []
+        sync, sync_censored, sync_all, sync_controller, sync_syncer = [], [], [], [], []
+        if not m_updates:
+            log("sync latency: skipped (--updates 0)")
+        else:
+            step = max(1, n // m_updates)
+            chosen = [objects[(i * step) % n]["metadata"]["name"] for i in range(m_updates)]
+            log(f"sync latency: {m_updates} image updates, {args.update_interval}s apart")
+            for name in chosen:
+                image = f"registry.example/latency/{name}:2"
+                started = time.monotonic()
+                with rec.cond:
+                    rec.expect_image[name] = (image, started)
+                hub.patch(
+                    "apps/v1",
+                    "Deployment",
+                    name,
+                    {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}},
+                    namespace=ns,
+                    content_type="application/strategic-merge-patch+json",
+                )
+                patch_seconds.append(time.monotonic() - started)
+                time.sleep(max(0.0, started + args.update_interval - time.monotonic()))
+            rec.wait(
+                "the image updates on every member",
+                lambda: len(rec.image_seen) >= m_updates * cluster_count,
+                timeout=max(120.0 + n * 0.02, 2.0 * m_updates),
+                required=False,
             )
-            patch_seconds.append(time.monotonic() - started)
-            time.sleep(max(0.0, started + args.update_interval - time.monotonic()))
-        rec.wait(
-            "the image updates on every member",
-            lambda: len(rec.image_seen) >= m_updates * cluster_count,
-            timeout=max(120.0, 2.0 * m_updates),
-            required=False,
-        )
-        gave_up = time.monotonic()
-        sync = [rec.image_seen[(c, name)] - rec.expect_image[name][1] for (c, name) in rec.image_seen]
-        # an update not seen in time counts with the time waited (a lower bound), so percentiles are not flattered
-        sync_censored = [
-            gave_up - rec.expect_image[name][1]
-            for name in chosen
-            for c in member_names
-            if (c, name) not in rec.image_seen
-        ]
-        sync += sync_censored
-        sync_all = [
-            max(rec.image_seen[(c, name)] for c in member_names) - rec.expect_image[name][1]
-            for name in chosen
-            if all((c, name) in rec.image_seen for c in member_names)
-        ]
-        # where it went: hub change -> SyncWork rewritten (controller), SyncWork -> member object (syncer)
-        sync_controller = [t - rec.expect_image[name][1] for (_c, name), t in rec.work_image_seen.items()]
-        sync_syncer = [t - rec.work_image_seen[key] for key, t in rec.image_seen.items() if key in rec.work_image_seen]
-        log(f"  p50 {_ms(percentile(sync, 50))} ms, p95 {_ms(percentile(sync, 95))} ms over {len(sync)} samples")
-        wait_quiet(daemons, 120)
-        cpu_mark("sync")
+            gave_up = time.monotonic()
+            sync = [rec.image_seen[(c, name)] - rec.expect_image[name][1] for (c, name) in rec.image_seen]
+            # an update not seen in time counts with the time waited (a lower bound), so percentiles are not flattered
+            sync_censored = [
+                gave_up - rec.expect_image[name][1]
+                for name in chosen
+                for c in member_names
+                if (c, name) not in rec.image_seen
+            ]
+            sync += sync_censored
+            sync_all = [
+                max(rec.image_seen[(c, name)] for c in member_names) - rec.expect_image[name][1]
+                for name in chosen
+                if all((c, name) in rec.image_seen for c in member_names)
+            ]
+            # where it went: hub change -> SyncWork rewritten (controller), SyncWork -> member object (syncer)
+            sync_controller = [t - rec.expect_image[name][1] for (_c, name), t in rec.work_image_seen.items()]
+            sync_syncer = [
+                t - rec.work_image_seen[key] for key, t in rec.image_seen.items() if key in rec.work_image_seen
+            ]
+            log(f"  p50 {_ms(percentile(sync, 50))} ms, p95 {_ms(percentile(sync, 95))} ms over {len(sync)} samples")
+            wait_quiet(daemons, quiet_limit)
+            cpu_mark("sync")
 
-        # -- member status -> hub aggregated
-        chosen_up = [o["metadata"]["name"] for o in objects if o["metadata"]["name"] not in set(chosen)][:upsync_n] or [
+        # -- member status -> hub aggregated: R -> R+1 replicas
+        updated = set(chosen)
+        chosen_up = [o["metadata"]["name"] for o in objects if o["metadata"]["name"] not in updated][:upsync_n] or [
             objects[i]["metadata"]["name"] for i in range(upsync_n)
         ]
-        log(f"upsync latency: {len(chosen_up)} Deployments scaled 1 -> 2, {args.upsync_interval}s apart")
-        upsync_started: dict[str, float] = {}
-        for name in chosen_up:
-            started = time.monotonic()
-            with rec.cond:
-                rec.expect_replicas[name] = 2
-                upsync_started[name] = started
-            hub.patch("apps/v1", "Deployment", name, {"spec": {"replicas": 2}}, namespace=ns)
-            patch_seconds.append(time.monotonic() - started)
-            time.sleep(max(0.0, started + args.upsync_interval - time.monotonic()))
-
-        def upsync_done():
-            return all(name in rec.hub_target_seen for name in chosen_up)
-
-        rec.wait(
-            "the aggregated scale-ups on the hub",
-            upsync_done,
-            timeout=max(180.0, 4.0 * len(chosen_up)),
-            required=False,
-        )
-        gave_up = time.monotonic()
         upsync, upsync_e2e, upsync_controller, upsync_syncer = [], [], [], []
         upsync_censored = 0
-        for name in chosen_up:
-            member_times = [rec.available_seen.get((c, name)) for c in member_names]
-            hub_time = rec.hub_target_seen.get(name)
-            if None in member_times:
-                continue  # a member never reported it: no sample (counted in upsync_missing)
-            if hub_time is None:
-                upsync.append(gave_up - max(member_times))  # censored: a lower bound
-                upsync_censored += 1
-                continue
-            upsync.append(hub_time - max(member_times))
-            upsync_e2e.append(hub_time - upsync_started[name])
-            work_times = [rec.work_available_seen.get((c, name)) for c in member_names]
-            if None not in work_times:
-                upsync_controller.append(hub_time - max(work_times))
-                upsync_syncer += [w - m for w, m in zip(work_times, member_times, strict=True)]
-        log(f"  p95 {_ms(percentile(upsync, 95))} ms over {len(upsync)} samples")
+        if not chosen_up:
+            log("upsync latency: skipped (--upsync-samples 0)")
+        else:
+            log(
+                f"upsync latency: {len(chosen_up)} Deployments scaled {replicas} -> {replicas + 1}, "
+                f"{args.upsync_interval}s apart"
+            )
+            upsync_started: dict[str, float] = {}
+            for name in chosen_up:
+                started = time.monotonic()
+                with rec.cond:
+                    rec.expect_replicas[name] = replicas + 1
+                    upsync_started[name] = started
+                hub.patch("apps/v1", "Deployment", name, {"spec": {"replicas": replicas + 1}}, namespace=ns)
+                patch_seconds.append(time.monotonic() - started)
+                time.sleep(max(0.0, started + args.upsync_interval - time.monotonic()))
+
+            def upsync_done():
+                return all(name in rec.hub_target_seen for name in chosen_up)
+
+            rec.wait(
+                "the aggregated scale-ups on the hub",
+                upsync_done,
+                timeout=max(180.0 + n * 0.02, 4.0 * len(chosen_up)),
+                required=False,
+            )
+            gave_up = time.monotonic()
+            for name in chosen_up:
+                member_times = [rec.available_seen.get((c, name)) for c in member_names]
+                hub_time = rec.hub_target_seen.get(name)
+                if None in member_times:
+                    continue  # a member never reported it: no sample (counted in upsync_missing)
+                if hub_time is None:
+                    upsync.append(gave_up - max(member_times))  # censored: a lower bound
+                    upsync_censored += 1
+                    continue
+                upsync.append(hub_time - max(member_times))
+                upsync_e2e.append(hub_time - upsync_started[name])
+                work_times = [rec.work_available_seen.get((c, name)) for c in member_names]
+                if None not in work_times:
+                    upsync_controller.append(hub_time - max(work_times))
+                    upsync_syncer += [w - m for w, m in zip(work_times, member_times, strict=True)]
+            log(f"  p95 {_ms(percentile(upsync, 95))} ms over {len(upsync)} samples")
+            wait_quiet(daemons, quiet_limit)
+            cpu_mark("upsync")
 
         # -- CPU per phase, memory, then the profiles
-        wait_quiet(daemons, 120)
-        cpu_mark("upsync")
         cpu_s = {
             phase: {
                 name: round(after[name] - before[name], 2)
@@ -1440,6 +1555,17 @@ def run(args: argparse.Namespace) -> dict:
             for (phase, _c), before, after in zip(cpu_marks[1:], request_marks, request_marks[1:], strict=False)
         }
         memory = {d.name: d.memory() for d in daemons}
+        phase_windows = list(zip([p for p, _c in cpu_marks[1:]], phase_marks, phase_marks[1:], strict=False))
+        for d in daemons:
+            memory[d.name] |= {
+                "rss_converged_mb": rss_converged.get(d.name),
+                "rss_steady_mb": rss_steady.get(d.name),
+                "rss_sampled_max_mb": max(rss.window(d.name, 0.0), default=None),
+                "rss_phase_max_mb": {
+                    phase: max(rss.window(d.name, start, end), default=None) for phase, start, end in phase_windows
+                },
+                "rss_samples": len(rss.window(d.name, 0.0)),
+            }
         latency_metrics = {d.name: d.latency_metrics() for d in daemons}
         for daemon in daemons:
             daemon.check_alive()
@@ -1450,12 +1576,20 @@ def run(args: argparse.Namespace) -> dict:
                 profiles[daemon.name] = summarize_profile(daemon.profile_path)
             (Path(args.profile) / "summary.json").write_text(json.dumps(profiles, indent=2))
         syncer_peaks = {d.name: memory[d.name]["peak_mb"] for d in syncers}
+
+        def rss_summary(key: str) -> dict:
+            return {
+                "controller": memory["controller"][key],
+                "syncer_max": max((memory[d.name][key] or 0 for d in syncers), default=None) or None,
+            }
+
         result = {
             "workloads": n,
             "clusters": cluster_count,
+            "replicas": replicas,
             "convergence_s": round(convergence_s, 3),
-            "raw_floor_s": round(raw_floor_s, 3),
-            "convergence_ratio": round(convergence_s / raw_floor_s, 2) if raw_floor_s > 0 else None,
+            "raw_floor_s": None if raw_floor_s is None else round(raw_floor_s, 3),
+            "convergence_ratio": round(convergence_s / raw_floor_s, 2) if raw_floor_s else None,
             "sync_p50_ms": _ms(percentile(sync, 50)),
             "sync_p95_ms": _ms(percentile(sync, 95)),
             "sync_p99_ms": _ms(percentile(sync, 99)),
@@ -1465,11 +1599,25 @@ def run(args: argparse.Namespace) -> dict:
             "details": {
                 "hub_create_s": round(hub_create_s, 3),
                 "status_convergence_s": round(status_convergence_s, 3),
+                "status_convergence_rule": (
+                    f"availableReplicas = {replicas} x clusters"
+                    if replicas
+                    else "observedGeneration = generation and condition Available True"
+                ),
+                "queues_empty_after_status_s": round(quiet_s, 3),
+                "rss_mb": {
+                    "converged": rss_summary("rss_converged_mb"),
+                    "steady": rss_summary("rss_steady_mb"),
+                    "sampled_max": rss_summary("rss_sampled_max_mb"),
+                    "steady_seconds": args.steady_seconds,
+                    "interval_s": args.rss_interval,
+                },
                 "sync_samples": len(sync),
                 "sync_censored": len(sync_censored),
                 "sync_max_ms": _ms(max(sync) if sync else None),
                 "sync_all_clusters_p50_ms": _ms(percentile(sync_all, 50)),
                 "sync_all_clusters_p95_ms": _ms(percentile(sync_all, 95)),
+                "updates": len(chosen),
                 "update_interval_s": args.update_interval,
                 "bench_hub_patch_p50_ms": _ms(percentile(patch_seconds, 50)),
                 "bench_hub_patch_p95_ms": _ms(percentile(patch_seconds, 95)),
@@ -1500,7 +1648,7 @@ def run(args: argparse.Namespace) -> dict:
                 "controller_resource_types": args.resource_types or "(controller default)",
                 "controller_args": args.controller_args,
                 "syncer_args": args.syncer_args,
-                "namespaces": {"hub": ns, "raw": raw_ns},
+                "namespaces": {"hub": ns, "raw": None if args.no_floor else raw_ns},
                 "clusters": cluster_names,
                 "testbed": {
                     "state": str(bed.dir),
@@ -1564,11 +1712,17 @@ def _cleanup(hub, members, cluster_names, ns, raw_ns, owns_clusters, rbac_made, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workloads", type=int, default=1000, help="Deployments (replicas 1) placed on every cluster")
+    parser.add_argument("--workloads", type=int, default=1000, help="Deployments placed on every cluster")
     parser.add_argument("--clusters", type=int, default=3, help="member clusters")
-    parser.add_argument("--updates", type=int, default=200, help="image updates timed (at most --workloads)")
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="replicas of each Deployment (0: no pods, for memory at scale)"
+    )
+    parser.add_argument("--no-floor", action="store_true", help="skip the raw floor (raw_floor_s null)")
+    parser.add_argument("--updates", type=int, default=200, help="image updates timed (at most --workloads; 0: none)")
     parser.add_argument("--update-interval", type=float, default=0.2, help="seconds between two image updates")
-    parser.add_argument("--upsync-samples", type=int, default=50, help="scale-ups timed (at most --workloads)")
+    parser.add_argument(
+        "--upsync-samples", type=int, default=50, help="scale-ups R -> R+1 timed (at most --workloads; 0: none)"
+    )
     parser.add_argument("--upsync-interval", type=float, default=0.5, help="seconds between two scale-ups")
     parser.add_argument(
         "--resource-types",
@@ -1598,10 +1752,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--py-spy", help="the py-spy binary (default: on PATH)")
     parser.add_argument("--profile-rate", type=int, default=50, help="py-spy samples per second")
     parser.add_argument("--profile-idle", action="store_true", help="py-spy also samples waiting threads")
+    parser.add_argument("--rss-interval", type=float, default=1.0, help="seconds between two VmRSS samples")
+    parser.add_argument(
+        "--steady-seconds", type=float, default=10.0, help="idle window after convergence for the steady-state RSS"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object (default: key: value lines)")
     args = parser.parse_args(argv)
     if args.workloads < 1 or args.clusters < 1:
         parser.error("--workloads and --clusters must be at least 1")
+    if min(args.replicas, args.updates, args.upsync_samples) < 0:
+        parser.error("--replicas, --updates and --upsync-samples must not be negative")
+    if args.rss_interval <= 0 or args.steady_seconds < 0:
+        parser.error("--rss-interval must be positive and --steady-seconds not negative")
     _import_engine()
     from hack.testbed import TestbedError
 
