@@ -19,6 +19,9 @@ GROUP, VERSION = "tmc.kcp.io", "v1alpha1"
 HEARTBEAT = {"--heartbeat-threshold": "6", "--eviction-timeout": "12"}
 # Tight status pacing, so that a dozen workloads rolling out at once make the daemons defer writes.
 PACING = {"--status-qps": "4", "--status-burst": "2"}
+# Small passes, so that every full pass (start, resync, placement and cluster changes, failover) and
+# every burst of changes goes through the controller in several pieces.
+PIECES = {"--sources-per-pass": "4"}
 
 
 def wait_for(what, check, timeout=120.0, interval=0.25):
@@ -95,6 +98,7 @@ def fleet(tmc_hub, tmp_path_factory):
                 "1",
                 *flags(HEARTBEAT),
                 *flags(PACING),
+                *flags(PIECES),
             ],
             logs,
         )

@@ -4,17 +4,25 @@ namespaces side by side."""
 
 from __future__ import annotations
 
+import argparse
 import threading
 import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller
 
 
-def _controller_recording(spans: list, lock: threading.Lock) -> controller.Controller:
-    """A Controller with only what _sync needs; its planning step records when it runs."""
+def _controller_recording(spans: list, lock: threading.Lock, all_sources=None, per_pass=250) -> controller.Controller:
+    """A Controller with only what _sync needs; its planning step records when it runs. A full pass
+    looks at ``all_sources`` (None: it cannot be taken apart)."""
     c = controller.Controller.__new__(controller.Controller)
     c._pending_lock = threading.Lock()
     c._namespace_locks = {}
+    c.args = argparse.Namespace(sources_per_pass=per_pass)
+    c._all_sources = lambda namespace: all_sources
 
     def plan_and_write(namespace, only_sources):
         start = time.monotonic()
@@ -49,3 +57,44 @@ def test_passes_of_different_namespaces_run_side_by_side():
     _run_together(c, [("shop", None), ("blog", None)])
     (a, b) = sorted(spans, key=lambda s: s[2])
     assert b[2] < a[3]  # the second began before the first ended
+
+
+keys = st.sets(st.tuples(st.just("apps/v1"), st.sampled_from(["Deployment", "StatefulSet"]), st.text("ab", max_size=6)))
+
+
+@given(keys, st.integers(1, 7))
+def test_a_pass_is_split_into_pieces_that_cover_every_source_once(sources, per_pass):
+    c = _controller_recording([], threading.Lock(), per_pass=per_pass)
+    pieces = c._chunks("shop", sources)
+    assert all(0 < len(piece) <= per_pass for piece in pieces) or pieces == [set()]
+    assert set().union(*pieces) == sources
+    assert sum(len(piece) for piece in pieces) == len(sources)
+
+
+def test_a_full_pass_goes_in_pieces_one_at_a_time_and_still_runs_with_no_source():
+    spans, lock = [], threading.Lock()
+    sources = {("apps/v1", "Deployment", f"app-{i:03}") for i in range(7)}
+    c = _controller_recording(spans, lock, all_sources=sources, per_pass=3)
+    _run_together(c, [("shop", None), ("shop", {("apps/v1", "Deployment", "app-000")})])
+    pieces = [only for _ns, only, _start, _end in sorted(spans, key=lambda s: s[2])]
+    assert sorted(len(p) for p in pieces) == [1, 1, 3, 3]
+    assert set().union(*pieces) == sources
+    ordered = sorted(spans, key=lambda s: s[2])
+    assert all(earlier[3] <= later[2] for earlier, later in zip(ordered, ordered[1:], strict=False))
+    # a namespace with no source still gets one pass (it writes the placements' decisions)
+    spans.clear()
+    c._all_sources = lambda namespace: set()
+    c._sync("shop", None)
+    assert [only for _ns, only, _s, _e in spans] == [set()]
+    # and one that cannot be taken apart gets one whole pass
+    spans.clear()
+    c._all_sources = lambda namespace: None
+    c._sync("shop", None)
+    assert [only for _ns, only, _s, _e in spans] == [None]
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_sources_per_pass_must_be_at_least_one(value, capsys):
+    with pytest.raises(SystemExit):
+        controller.parser().parse_args(["--sources-per-pass", value])
+    assert "must be at least 1" in capsys.readouterr().err

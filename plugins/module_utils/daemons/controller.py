@@ -40,9 +40,20 @@ SUMMARY_INTERVAL = 0.5  # at most two placement summaries per namespace and seco
 # one rollout become one write of the source's status instead of one per report.
 AGGREGATE_WINDOW = 0.1
 SOURCE_INDEX = "source"  # SyncWorks by (source namespace label, apiVersion, kind, name)
+# Sources per pass (--sources-per-pass). A pass holds its sources, their rendered SyncWorks and their
+# current ones (decoded from the caches); a namespace of 10,000 workloads on 3 clusters goes through in
+# passes of this many sources, not in one pass holding 30,000 rendered SyncWorks (hundreds of MB).
+SOURCES_PER_PASS = 250
 Cache = Union[runtime.Reflector, runtime.ReflectorSet]  # noqa: UP007 - ansible-test's pylint
 DEPENDENCY_KINDS = frozenset({"ConfigMap", "Secret"})
 PER_NAMESPACE = object()  # a watch scope: see Controller.__init__
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -56,6 +67,12 @@ def parser() -> argparse.ArgumentParser:
         "--cluster-selector",
         default="",
         help="label selector of the ClusterRegistrations this controller places onto and keeps healthy (default all)",
+    )
+    p.add_argument(
+        "--sources-per-pass",
+        type=_at_least_one,
+        default=SOURCES_PER_PASS,
+        help="workloads planned and written per pass: bounds the memory a pass over a large namespace takes",
     )
     p.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
     p.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
@@ -344,7 +361,8 @@ class Controller:
             elif kind == "agg":
                 with self._taken("agg", key[1]) as sources:
                     if sources:
-                        self._aggregate(key[1], sources)
+                        for chunk in self._chunks(key[1], sources):
+                            self._aggregate(key[1], chunk)
                         self.queue.add_after(("sum", key[1]), SUMMARY_INTERVAL)
             elif kind == "sum":
                 self._summarize(key[1])
@@ -370,10 +388,52 @@ class Controller:
             return self._namespace_locks.setdefault(namespace, threading.Lock())
 
     def _sync(self, namespace: str, only_sources: set | None) -> None:
-        """Plan and write one namespace's SyncWorks (all, or those of ``only_sources``), one pass at a time:
-        each plans from the caches as they are once the pass before it has written."""
-        with self._namespace_lock(namespace):
-            self._sync_locked(namespace, only_sources)
+        """Plan and write one namespace's SyncWorks (all, or those of ``only_sources``), in passes of at
+        most --sources-per-pass sources. The passes of a namespace run one at a time: each plans from the caches
+        as they are once the pass before it has written."""
+        for chunk in self._chunks(namespace, only_sources):
+            with self._namespace_lock(namespace):
+                self._sync_locked(namespace, chunk)
+
+    def _chunks(self, namespace: str, only_sources: set | None) -> list[set | None]:
+        """``only_sources`` in pieces; for a full pass (None), every source it has to look at in pieces,
+        or one whole pass when the sources cannot be taken apart (see ``_all_sources``)."""
+        keys = self._all_sources(namespace) if only_sources is None else only_sources
+        if keys is None:
+            return [None]
+        ordered = sorted(keys)
+        # At least one pass, even with no source: it writes the placements' decisions.
+        size = self.args.sources_per_pass
+        return [set(ordered[i : i + size]) for i in range(0, len(ordered), size)] or [set()]
+
+    def _all_sources(self, namespace: str) -> set | None:
+        """What a full pass of a namespace looks at, as (apiVersion, kind, name) keys: the cached
+        objects of every kind its placements select, and every source its SyncWorks name (a source
+        that is gone has its SyncWorks deleted). Read from the caches' indexes, nothing decoded.
+
+        None when a pass over some sources would not do what the full pass does: when a placement
+        propagates dependencies (a ConfigMap follows the workload that mounts it, which may be in
+        another piece), selects a kind this controller does not watch, or a SyncWork names no whole
+        source.
+        """
+        placements = self.cached.list(api.API_VERSION, api.KIND_PLACEMENT, namespace=namespace)
+        if any((p.get("spec") or {}).get("propagateDependencies") for p in placements):
+            return None
+        keys: set = set()
+        for group, kind in {rk for p in placements for rk in works.resources_of(p.get("spec") or {})}:
+            api_version = works.api_version_for(self.hub, group)
+            reflector = self.reflectors.get((api_version, kind))
+            if reflector is None or not reflector.synced.is_set():
+                return None
+            keys.update((api_version, kind, name) for _ns, name in reflector.keys_by_index("namespace", namespace))
+        label = render.label_value(namespace)
+        syncworks = self.reflectors[(api.API_VERSION, api.KIND_SYNCWORK)]
+        for value in syncworks.index_values(SOURCE_INDEX):
+            if value[0] == label:
+                if not all(isinstance(part, str) for part in value[1:]):
+                    return None  # a SyncWork without a whole source: only the full pass sees (and deletes) it
+                keys.add(tuple(value[1:]))
+        return keys
 
     def _sync_locked(self, namespace: str, only_sources: set | None) -> None:
         now = works.now_utc()

@@ -752,6 +752,13 @@ class Reflector:
         """The cached objects whose ``index`` function yields ``value``."""
         return self.store.by_index(index, value)
 
+    def keys_by_index(self, index: str, value) -> list[tuple[str, str]]:
+        """The (namespace, name) keys of the objects ``by_index`` would return, decoding none."""
+        return self.store.keys_by_index(index, value)
+
+    def index_values(self, index: str) -> list:
+        return self.store.index_values(index)
+
     def _kept(self, obj: dict) -> dict:
         kept = _slim(obj)
         return self.transform(kept) if self.transform is not None else kept
@@ -878,6 +885,15 @@ class ReflectorSet:
             reflector = self.members.get(value)
             return [] if reflector is None else reflector.items()
         return [o for r in self.members.values() for o in r.by_index(index, value)]
+
+    def keys_by_index(self, index: str, value) -> list[tuple[str, str]]:
+        if index == "namespace":
+            reflector = self.members.get(value)
+            return [] if reflector is None else reflector.keys_by_index(index, value)
+        return [k for r in self.members.values() for k in r.keys_by_index(index, value)]
+
+    def index_values(self, index: str) -> list:
+        return sorted({v for r in self.members.values() for v in r.index_values(index)}, key=repr)
 
 
 # ------------------------------------------------------------------ leader election

@@ -70,6 +70,16 @@ class ObjectStore:
             raws = [self._objects[key] for key in keys]
         return [decode(raw) for raw in raws]
 
+    def keys_by_index(self, index: str, value) -> list:
+        """The keys of the objects whose ``index`` function yields ``value`` (nothing decoded)."""
+        with self._lock:
+            return list(self._indexes[index].get(value, ()))
+
+    def index_values(self, index: str) -> list:
+        """Every value ``index`` has objects under (nothing decoded)."""
+        with self._lock:
+            return list(self._indexes[index])
+
     # -- writes
 
     def put(self, key: Hashable, obj: Mapping) -> dict | None:
