@@ -70,14 +70,19 @@ def test_reads_and_indexes_match_a_plain_dict_after_any_sequence_of_changes(ops)
             model = fresh
     assert len(kept) == len(model)
     assert _canonical(kept.items()) == _canonical(model.values())
+    assert _canonical(kept.iter_items()) == _canonical(model.values())
     for key, obj in model.items():
         assert kept.get(key) == obj
     for name, function in INDEXERS.items():
         values = {v for o in model.values() for v in function(o)} | {"n1", "red", "nowhere"}
         for value in values:
-            assert _canonical(kept.by_index(name, value)) == _canonical(
-                o for o in model.values() if value in function(o)
-            )
+            expected = _canonical(o for o in model.values() if value in function(o))
+            assert _canonical(kept.by_index(name, value)) == expected
+            assert _canonical(kept.iter_by_index(name, value)) == expected
+            keys = sorted(k for k, o in model.items() if value in function(o))
+            assert sorted(kept.keys_by_index(name, value)) == keys
+        present = {v for o in model.values() for v in function(o)}
+        assert sorted(kept.index_values(name), key=repr) == sorted(present, key=repr)
 
 
 @given(objects)
@@ -107,3 +112,15 @@ def test_a_kept_object_is_much_smaller_than_its_json():
     text = json.dumps(deployment)
     assert len(store.encode(deployment)) < len(text) / 2
     assert store.decode(store.encode(deployment)) == deployment
+
+
+def test_iterating_decodes_as_it_goes_and_sees_the_objects_kept_when_it_began():
+    kept = store.ObjectStore(INDEXERS)
+    for name in "abc":
+        kept.put(("n1", name), {"metadata": {"namespace": "n1", "name": name}})
+    walk = kept.iter_items()
+    first = next(walk)
+    kept.delete(("n1", "c"))
+    kept.put(("n1", "d"), {"metadata": {"namespace": "n1", "name": "d"}})
+    rest = list(walk)
+    assert sorted(o["metadata"]["name"] for o in [first, *rest]) == ["a", "b", "c"]

@@ -109,12 +109,12 @@ class CachedHub:
         wanted = _parse_equality_selector(label_selector)
         indexed = [k for k in wanted if f"label:{k}" in reflector.indexers]
         if namespace is not None:
-            candidates = reflector.by_index("namespace", namespace)
+            candidates = reflector.iter_by_index("namespace", namespace)
         elif indexed:
-            candidates = reflector.by_index(f"label:{indexed[0]}", wanted[indexed[0]])
+            candidates = reflector.iter_by_index(f"label:{indexed[0]}", wanted[indexed[0]])
         else:
-            candidates = reflector.items()
-        return [o for o in candidates if _labels_match(o, wanted)]
+            candidates = reflector.iter_items()
+        return [o for o in candidates if _labels_match(o, wanted)]  # decoded one at a time, the matches kept
 
     def works_of(self, source_namespace: str, source: tuple) -> list[dict]:
         """The SyncWorks of one source, from the index (no scan)."""
@@ -591,11 +591,10 @@ class Controller:
             self.queue.add(("ns", namespace))
         for registration in self.reflectors[(api.API_VERSION, api.KIND_CLUSTER)].items():
             self.queue.add(("health", registration["metadata"]["name"]))
-        selector_label = render.LABEL_SOURCE_NAMESPACE
-        for work in self.reflectors[(api.API_VERSION, api.KIND_SYNCWORK)].items():
-            namespace = (work["metadata"].get("labels") or {}).get(selector_label)
+        # Every source with SyncWorks, from the index: (source namespace label, apiVersion, kind, name).
+        for namespace, *source in self.reflectors[(api.API_VERSION, api.KIND_SYNCWORK)].index_values(SOURCE_INDEX):
             if namespace and self._watched(namespace):
-                self._defer("agg", namespace, works.source_of(work))
+                self._defer("agg", namespace, tuple(source))
 
 
 def main(argv: list[str] | None = None) -> int:

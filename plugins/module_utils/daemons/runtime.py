@@ -34,7 +34,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -745,12 +745,19 @@ class Reflector:
         """Every cached object (copies: changing one changes nothing cached)."""
         return self.store.items()
 
+    def iter_items(self) -> Iterator[dict]:
+        """``items``, decoded one at a time as the caller goes."""
+        return self.store.iter_items()
+
     def get(self, namespace: str | None, name: str) -> dict | None:
         return self.store.get((namespace or "", name))
 
     def by_index(self, index: str, value) -> list[dict]:
         """The cached objects whose ``index`` function yields ``value``."""
         return self.store.by_index(index, value)
+
+    def iter_by_index(self, index: str, value) -> Iterator[dict]:
+        return self.store.iter_by_index(index, value)
 
     def keys_by_index(self, index: str, value) -> list[tuple[str, str]]:
         """The (namespace, name) keys of the objects ``by_index`` would return, decoding none."""
@@ -818,7 +825,7 @@ class Reflector:
                 self.last_contact = time.monotonic()
                 if time.monotonic() >= next_resync:
                     next_resync = time.monotonic() + self.resync_period
-                    for obj in self.items():
+                    for obj in self.iter_items():  # one decoded at a time: a resync of 10,000 holds one
                         self._emit("SYNC", obj, obj)
             except kube.KubeError as err:
                 need_list = True
@@ -875,6 +882,15 @@ class ReflectorSet:
 
     def items(self) -> list[dict]:
         return [o for r in self.members.values() for o in r.items()]
+
+    def iter_items(self) -> Iterator[dict]:
+        return (o for r in self.members.values() for o in r.iter_items())
+
+    def iter_by_index(self, index: str, value) -> Iterator[dict]:
+        if index == "namespace":
+            reflector = self.members.get(value)
+            return iter(()) if reflector is None else reflector.iter_items()
+        return (o for r in self.members.values() for o in r.iter_by_index(index, value))
 
     def get(self, namespace: str | None, name: str) -> dict | None:
         reflector = self.members.get(namespace or "")

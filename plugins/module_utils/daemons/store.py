@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import zlib
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 
 Indexers = Mapping[str, Callable[[dict], Iterable]]
 
@@ -59,16 +59,25 @@ class ObjectStore:
         return None if raw is None else decode(raw)
 
     def items(self) -> list[dict]:
+        return list(self.iter_items())
+
+    def iter_items(self) -> Iterator[dict]:
+        """Every object, decoded one at a time as the caller goes (a pass over 30,000 objects holds
+        one of them at a time, not all). The objects are those kept when the call was made."""
         with self._lock:
             raws = list(self._objects.values())
-        return [decode(raw) for raw in raws]
+        return (decode(raw) for raw in raws)
 
     def by_index(self, index: str, value) -> list[dict]:
         """The objects whose ``index`` function yields ``value``."""
+        return list(self.iter_by_index(index, value))
+
+    def iter_by_index(self, index: str, value) -> Iterator[dict]:
+        """``by_index``, decoded one at a time as the caller goes."""
         with self._lock:
             keys = self._indexes[index].get(value, ())
             raws = [self._objects[key] for key in keys]
-        return [decode(raw) for raw in raws]
+        return (decode(raw) for raw in raws)
 
     def keys_by_index(self, index: str, value) -> list:
         """The keys of the objects whose ``index`` function yields ``value`` (nothing decoded)."""
