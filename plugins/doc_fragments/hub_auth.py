@@ -64,7 +64,8 @@ options:
     default: {}
 requirements:
   - python >= 3.11
-  - kubernetes >= 37.0
+  - urllib3 >= 2.0
+  - PyYAML
 notes:
   - Check mode uses server-side dry run, so admission and validation run as for a real change.
 """

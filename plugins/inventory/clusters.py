@@ -125,7 +125,8 @@ extends_documentation_fragment:
   - ansible.builtin.inventory_cache
 requirements:
   - python >= 3.11
-  - kubernetes >= 37.0
+  - urllib3 >= 2.0
+  - PyYAML
 notes:
   - "Host variables of each cluster:
     C(tmc_cluster_name) (the registration's name),
@@ -343,10 +344,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _read_hub(self, thresholds: health.Thresholds) -> list[dict]:
         """Every matching cluster's view (health now), sorted by name. Holds no credential."""
-        if not kube.HAS_KUBERNETES:
+        if kube.MISSING_LIBRARY:
             raise AnsibleParserError(
-                f"{self.NAME}: the Python library 'kubernetes' is required on the controller "
-                f"(pip install kubernetes): {kube.KUBERNETES_IMPORT_ERROR}"
+                f"{self.NAME}: the Python library '{kube.MISSING_LIBRARY}' is required on the controller "
+                f"(pip install {kube.MISSING_LIBRARY}): {kube.LIBRARY_IMPORT_ERROR}"
             )
         cfg = self._client_config()
         secrets = _secrets_of(cfg)

@@ -7,7 +7,9 @@ Layer 3 of the engine (DESIGN.md section 1). Private to this collection.
 
 - ``ClientConfig`` describes how to reach one API server (kubeconfig path or
   dict, context, or host + token + CA); ``client_for`` keeps one pooled client
-  per distinct configuration.
+  per distinct configuration. ``kubeconfig`` reads kubeconfigs; ``Transport``
+  speaks HTTP on urllib3 (one TLS context and connection pool per server). The
+  ``kubernetes`` library is not used: its generated models cost ~20 MB per process.
 - ``Kube`` wraps a client with plain-dict CRUD, server-side apply and
   server-side dry run (check mode), resolving kinds to REST paths through
   discovery of just the group-version it needs.
@@ -22,37 +24,47 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import random
+import ssl
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlencode
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kubeconfig
+from ansible_collections.tmc.multicluster.plugins.module_utils.kubeconfig import ConfigError, Connection, Credentials
 
 try:
     import urllib3
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
-    from kubernetes.client.rest import ApiException
-    from kubernetes.config.config_exception import ConfigException
 
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR = None
+    HAS_URLLIB3 = True
+    URLLIB3_IMPORT_ERROR = None
+    _CONNECTION_ERRORS: tuple = (urllib3.exceptions.HTTPError, OSError)
+    _TLS_ERRORS: tuple = (urllib3.exceptions.SSLError, ssl.SSLError)
 except ImportError as err:  # pragma: no cover - exercised only without the library
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = err
+    HAS_URLLIB3 = False
+    URLLIB3_IMPORT_ERROR = err
+    _CONNECTION_ERRORS = (OSError,)
+    _TLS_ERRORS = (ssl.SSLError,)
 
-    class ApiException(Exception):  # type: ignore[no-redef]
-        """Stands in for the library's class so that except clauses stay valid."""
-
-    ConfigException = ApiException  # type: ignore[misc,assignment]
+# The library a module or the inventory needs and does not find (None when all are there).
+if not HAS_URLLIB3:
+    MISSING_LIBRARY, LIBRARY_IMPORT_ERROR = "urllib3", URLLIB3_IMPORT_ERROR
+elif not kubeconfig.HAS_YAML:  # pragma: no cover - PyYAML comes with ansible-core
+    MISSING_LIBRARY, LIBRARY_IMPORT_ERROR = "PyYAML", kubeconfig.YAML_IMPORT_ERROR
+else:
+    MISSING_LIBRARY, LIBRARY_IMPORT_ERROR = None, None
 
 JSON = "application/json"
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+POOL_MAXSIZE = 16
+WATCH_CONNECT_TIMEOUT = 10.0
 
 
 class KubeError(api.TMCError):
@@ -65,17 +77,14 @@ class KubeError(api.TMCError):
         self.details = dict(details or {})
 
 
-class ConfigError(api.TMCError):
-    """The connection options cannot make a client; the message says which option to fix."""
-
-
 # ------------------------------------------------------------------ config
 
 
 @dataclass(frozen=True)
 class ClientConfig:
     """How to reach one API server. Either a kubeconfig (path or dict, optional
-    context) or host + api_key/client certificate + ca_cert."""
+    context) or host + api_key/token_file/client certificate + ca_cert; the
+    explicit options override the kubeconfig's."""
 
     kubeconfig: str | Mapping | None = None
     context: str | None = None
@@ -86,6 +95,7 @@ class ClientConfig:
     client_key: str | None = field(default=None, repr=False)
     validate_certs: bool = True
     request_timeout: float = 30.0
+    token_file: str | None = None  # a bearer token re-read at most once a minute (in-cluster, --token-file)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> ClientConfig:
@@ -116,6 +126,7 @@ class ClientConfig:
                 self.client_cert,
                 self.client_key,
                 self.validate_certs,
+                self.token_file,
             ],
             sort_keys=True,
             default=str,
@@ -123,40 +134,43 @@ class ClientConfig:
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _configuration(cfg: ClientConfig):
-    if not HAS_KUBERNETES:
-        raise ConfigError(f"the Python library 'kubernetes' is required ({KUBERNETES_IMPORT_ERROR})")
-    configuration = k8s_client.Configuration()
+def _resolve(cfg: ClientConfig) -> tuple[Connection, kubeconfig.CredentialSource]:
+    """The kubeconfig (when given, or when there is no host) with the explicit options applied over it."""
+    if MISSING_LIBRARY:
+        raise ConfigError(f"the Python library {MISSING_LIBRARY!r} is required ({LIBRARY_IMPORT_ERROR})")
+    cluster, user = kubeconfig.Cluster(), kubeconfig.User()
     if cfg.kubeconfig is not None or not cfg.host:
+        where = "kubeconfig" if cfg.kubeconfig is not None else "kubeconfig (default ~/.kube/config)"
         try:
-            if isinstance(cfg.kubeconfig, Mapping):
-                k8s_config.load_kube_config_from_dict(
-                    dict(cfg.kubeconfig), context=cfg.context, client_configuration=configuration
-                )
-            else:
-                k8s_config.load_kube_config(
-                    config_file=cfg.kubeconfig, context=cfg.context, client_configuration=configuration
-                )
-        except (ConfigException, OSError, TypeError, ValueError) as err:
-            where = "kubeconfig" if cfg.kubeconfig is not None else "kubeconfig (default ~/.kube/config)"
+            selected = kubeconfig.load(cfg.kubeconfig, cfg.context)
+        except ConfigError as err:
             raise ConfigError(f"cannot load {where}: {_scrub(str(err), cfg)}") from None
+        cluster, user = selected.cluster, selected.user
     if cfg.host:
-        configuration.host = cfg.host
-    if cfg.api_key:
-        configuration.api_key = {"authorization": "Bearer " + cfg.api_key}
+        cluster = replace(cluster, server=cfg.host.rstrip("/"))
+    if cfg.api_key or cfg.token_file:
+        # an explicit token replaces the kubeconfig user's token, exec plugin and basic auth; certificates stay
+        user = replace(
+            user,
+            token=cfg.api_key or None,
+            token_file=None if cfg.api_key else cfg.token_file,
+            username=None,
+            password=None,
+            exec_plugin=None,
+            auth_provider=None,
+        )
     if cfg.ca_cert:
-        configuration.ssl_ca_cert = cfg.ca_cert
+        cluster = replace(cluster, ca_file=cfg.ca_cert, ca_data=None)
     if cfg.client_cert:
-        configuration.cert_file = cfg.client_cert
+        user = replace(user, cert_file=cfg.client_cert, cert_data=None)
     if cfg.client_key:
-        configuration.key_file = cfg.client_key
+        user = replace(user, key_file=cfg.client_key, key_data=None)
     if not cfg.validate_certs:
-        configuration.verify_ssl = False
-    if not configuration.host:
+        cluster = replace(cluster, insecure=True)
+    if not cluster.server:
         raise ConfigError("no API server: give kubeconfig (with a current context) or host")
-    configuration.retries = False  # we retry ourselves, transient errors only
-    configuration.connection_pool_maxsize = 16
-    return configuration
+    connection = kubeconfig.resolve_connection(cluster)
+    return connection, kubeconfig.CredentialSource(user, connection, cluster.exec_config)
 
 
 def _scrub(text: str, cfg: ClientConfig) -> str:
@@ -164,6 +178,178 @@ def _scrub(text: str, cfg: ClientConfig) -> str:
         if secret:
             text = text.replace(secret, "********")
     return text
+
+
+# ------------------------------------------------------------------ transport
+
+
+def _load_client_certificate(context: ssl.SSLContext, creds: Credentials) -> None:
+    """The client certificate into the TLS context. Data (not files) goes through a private
+    temporary file (mode 0600 in a fresh 0700 directory), deleted as soon as it is loaded."""
+    try:
+        if creds.cert_data is None and creds.key_data is None:
+            context.load_cert_chain(creds.cert_file, creds.key_file)
+            return
+        cert = creds.cert_data or kubeconfig.read_file(creds.cert_file, "client-certificate")
+        key = creds.key_data or kubeconfig.read_file(creds.key_file, "client-key")
+        directory = tempfile.mkdtemp(prefix="tmc-tls-")
+        path = os.path.join(directory, "client.pem")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(cert.rstrip(b"\n") + b"\n" + key)
+            context.load_cert_chain(path)
+        finally:
+            if os.path.exists(path):
+                os.unlink(path)
+            os.rmdir(directory)
+    except ssl.SSLError as err:
+        raise ConfigError(
+            f"the client certificate and key cannot be used ({err.reason or 'not PEM, or not a pair'})"
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"cannot read the client certificate or key: {err.strerror or type(err).__name__}") from None
+
+
+def tls_context(connection: Connection, creds: Credentials) -> ssl.SSLContext:
+    """One TLS context per connection: the CA (or the system's), hostname checks, the client certificate."""
+    try:
+        if connection.ca_data:
+            ca = connection.ca_data
+            cadata = ca.decode("ascii") if b"-----BEGIN" in ca else ca
+            context = ssl.create_default_context(cadata=cadata)
+        else:
+            context = ssl.create_default_context()
+    except (ssl.SSLError, ValueError, UnicodeDecodeError):
+        raise ConfigError(
+            "the certificate authority (certificate-authority, certificate-authority-data or ca_cert) "
+            "holds no usable certificate"
+        ) from None
+    if not connection.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if creds.has_client_certificate:
+        _load_client_certificate(context, creds)
+    elif creds.cert_file or creds.cert_data or creds.key_file or creds.key_data:
+        raise ConfigError("a client certificate needs its key, and a key its certificate")
+    return context
+
+
+def _pool_manager(connection: Connection, context: ssl.SSLContext | None, maxsize: int = POOL_MAXSIZE):
+    """urllib3 pools for one API server: no urllib3 retries (we retry ourselves, transient errors only)."""
+    options: dict[str, Any] = {"maxsize": maxsize, "retries": False}
+    if context is not None:
+        options["ssl_context"] = context
+        options["cert_reqs"] = ssl.CERT_REQUIRED if connection.verify else ssl.CERT_NONE
+        if connection.tls_server_name:
+            options["server_hostname"] = connection.tls_server_name
+    proxy = connection.proxy_url
+    if not proxy:
+        return urllib3.PoolManager(**options)
+    where = kubeconfig.describe_proxy(proxy)
+    scheme = where.split("://", 1)[0].lower()
+    if scheme.startswith("socks"):
+        try:
+            from urllib3.contrib.socks import SOCKSProxyManager
+        except ImportError:
+            raise ConfigError(f"proxy-url {where}: a SOCKS proxy needs the Python library PySocks") from None
+        return SOCKSProxyManager(proxy, **options)
+    if scheme not in ("http", "https"):
+        raise ConfigError(f"proxy-url {where}: the scheme must be http, https or socks5")
+    auth = urllib3.util.parse_url(proxy).auth
+    headers = urllib3.util.make_headers(proxy_basic_auth=auth) if auth else None
+    return urllib3.ProxyManager(proxy, proxy_headers=headers, **options)
+
+
+class Transport:
+    """HTTP to one API server on urllib3: one TLS context and connection pool, credentials on each request.
+
+    ``connection`` describes the server (no secrets). A new pool is made only when
+    the client certificate changes (an exec plugin issued a new one).
+    """
+
+    def __init__(self, connection: Connection, credentials: kubeconfig.CredentialSource, maxsize: int = POOL_MAXSIZE):
+        self.connection = connection
+        self.credentials = credentials
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+        self._pool = None
+        self._identity: tuple | None = None
+        self._pool_for(credentials.current())  # bad TLS material fails here, with a clear ConfigError
+
+    def __repr__(self) -> str:
+        return f"Transport({self.connection.server})"
+
+    def _pool_for(self, creds: Credentials):
+        identity = creds.client_identity()
+        pool = self._pool
+        if pool is not None and identity == self._identity:
+            return pool
+        with self._lock:
+            if self._pool is None or identity != self._identity:
+                tls = tls_context(self.connection, creds) if self.connection.server.startswith("https") else None
+                self._pool = _pool_manager(self.connection, tls, self._maxsize)
+                self._identity = identity
+            return self._pool
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, Any]] = (),
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: Any = None,
+        stream: bool = False,
+    ):
+        """One HTTP exchange (no retries). ``stream``: the body is left unread (release the connection)."""
+        creds = self.credentials.current()
+        pool = self._pool_for(creds)
+        url = self.connection.server + path
+        pairs = [(k, ("true" if v else "false") if isinstance(v, bool) else v) for k, v in query]
+        if pairs:
+            url += "?" + urlencode(pairs)
+        all_headers = dict(headers or {})
+        authorization = creds.authorization()
+        if authorization:
+            all_headers["Authorization"] = authorization
+        response = pool.request(
+            method,
+            url,
+            body=body,
+            headers=all_headers,
+            timeout=timeout,
+            preload_content=not stream,
+            retries=False,
+            redirect=False,
+        )
+        if response.status == 401 and self.credentials.dynamic:
+            self.credentials.invalidate()  # an expired token or certificate: fetch a new one next time
+        return response
+
+    def current_credentials(self) -> Credentials:
+        """What the client presents now. Holds secrets: never log it."""
+        return self.credentials.current()
+
+
+def _tls_reason(err: BaseException) -> str:
+    """Why a TLS handshake failed, from the innermost ssl error (no URL, no secret)."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return f"certificate verify failed: {current.verify_message}"
+        if isinstance(current, ssl.SSLError) and current.reason:
+            return str(current.reason)
+        inner = next((a for a in getattr(current, "args", ()) if isinstance(a, BaseException)), None)
+        current = inner or current.__cause__ or current.__context__
+    return type(err).__name__
+
+
+def make_transport(cfg: ClientConfig) -> Transport:
+    connection, credentials = _resolve(cfg)
+    return Transport(connection, credentials)
 
 
 _POOL: dict[str, Kube] = {}
@@ -176,7 +362,7 @@ def client_for(cfg: ClientConfig) -> Kube:
     with _POOL_LOCK:
         kube = _POOL.get(key)
         if kube is None:
-            kube = Kube(k8s_client.ApiClient(_configuration(cfg)), cfg)
+            kube = Kube(make_transport(cfg), cfg)
             _POOL[key] = kube
         return kube
 
@@ -313,13 +499,13 @@ class Kube:
 
     def __init__(
         self,
-        api_client,
+        transport: Transport,
         cfg: ClientConfig | None = None,
         retry: RetryPolicy = RetryPolicy(),
         breaker: CircuitBreaker | None = None,
         observer: Callable[[str, str, int, float], None] | None = None,
     ):
-        self.api_client = api_client
+        self.transport = transport
         self.cfg = cfg or ClientConfig()
         self.retry = retry
         self.breaker = breaker
@@ -330,8 +516,20 @@ class Kube:
         self._lock = threading.Lock()
 
     @property
+    def connection(self) -> Connection:
+        """Where and how this client reaches its API server (server, CA, verify): no credential."""
+        return self.transport.connection
+
+    @property
     def host(self) -> str:
-        return self.api_client.configuration.host
+        return self.transport.connection.server
+
+    def _unreachable(self, what: str, err: BaseException) -> KubeError:
+        if isinstance(err, ConfigError):  # credentials could not be renewed (tokenFile, exec plugin)
+            return KubeError(f"{what}: no credentials for {self.host}: {err}", 0, "CredentialsUnavailable")
+        if isinstance(err, _TLS_ERRORS):
+            return KubeError(f"{what}: cannot reach {self.host}: TLS: {_tls_reason(err)}", 0, "TLSError")
+        return KubeError(f"{what}: cannot reach {self.host}: {type(err).__name__}", 0)
 
     # -- raw requests
 
@@ -347,8 +545,15 @@ class Kube:
     ) -> Any:
         """One API call with retries; returns the parsed JSON body (None for empty)."""
         query_params = [(k, v) for k, v in (query or {}).items() if v is not None]
-        if isinstance(body, (dict, list)) and content_type == APPLY_PATCH:
-            body = json.dumps(body)
+        if body is None:
+            payload = None
+        elif isinstance(body, (bytes, bytearray)):
+            payload = bytes(body)
+        elif isinstance(body, str):
+            payload = body.encode()
+        else:
+            payload = json.dumps(body).encode()
+        headers = {"Content-Type": content_type, "Accept": JSON}
 
         def call():
             if self.breaker is not None:
@@ -364,28 +569,17 @@ class Kube:
 
         def attempt():
             try:
-                method_, url, headers, body_, post = self.api_client.param_serialize(
+                response = self.transport.request(
                     method,
                     path,
-                    query_params=query_params,
-                    header_params={"Content-Type": content_type, "Accept": JSON},
-                    body=body,
-                    auth_settings=["BearerToken"],
+                    query=query_params,
+                    headers=headers,
+                    body=payload,
+                    timeout=urllib3.Timeout(total=timeout or self.cfg.request_timeout),
                 )
-                response = self.api_client.call_api(
-                    method_,
-                    url,
-                    header_params=headers,
-                    body=body_,
-                    post_params=post,
-                    _request_timeout=timeout or self.cfg.request_timeout,
-                )
-                data = response.read()
-            except ApiException as err:
-                raise KubeError(f"{method} {path}: cannot reach {self.host}: {err.reason}", 0) from None
-            except (urllib3.exceptions.HTTPError, OSError) as err:
-                raise KubeError(f"{method} {path}: cannot reach {self.host}: {type(err).__name__}", 0) from None
-            text = data.decode("utf-8", "replace") if isinstance(data, bytes) else (data or "")
+            except (ConfigError, *_CONNECTION_ERRORS) as err:
+                raise self._unreachable(f"{method} {path}", err) from None
+            text = response.data.decode("utf-8", "replace") if response.data else ""
             if not 200 <= response.status < 300:
                 message, reason, details = _status_message(response.status, text)
                 if response.headers.get("Retry-After"):
@@ -428,21 +622,25 @@ class Kube:
             query.append(("labelSelector", label_selector))
         started = time.monotonic()
         try:
-            method_, url, headers, _body, _post = self.api_client.param_serialize(
-                "GET", path, query_params=query, header_params={"Accept": JSON}, auth_settings=["BearerToken"]
+            raw = self.transport.request(
+                "GET",
+                path,
+                query=query,
+                headers={"Accept": JSON},
+                timeout=urllib3.Timeout(connect=WATCH_CONNECT_TIMEOUT, read=timeout_seconds + 30),
+                stream=True,
             )
-            response = self.api_client.call_api(
-                method_, url, header_params=headers, _request_timeout=(10, timeout_seconds + 30)
-            )
-        except (ApiException, urllib3.exceptions.HTTPError, OSError) as err:
+        except (ConfigError, *_CONNECTION_ERRORS) as err:
             self._record("WATCH", path, 0, started, failed=True)
-            raise KubeError(f"WATCH {path}: cannot reach {self.host}: {type(err).__name__}", 0) from None
-        raw = response.response
+            raise self._unreachable(f"WATCH {path}", err) from None
+        finished = False
         try:
-            if response.status != 200:
-                message, reason, details = _status_message(response.status, raw.read().decode("utf-8", "replace"))
-                self._record("WATCH", path, response.status, started, failed=response.status >= 500)
-                raise KubeError(f"WATCH {path}: {message}", response.status, reason, details)
+            if raw.status != 200:
+                body = raw.read().decode("utf-8", "replace")
+                finished = True  # the error body was read whole
+                message, reason, details = _status_message(raw.status, body)
+                self._record("WATCH", path, raw.status, started, failed=raw.status >= 500)
+                raise KubeError(f"WATCH {path}: {message}", raw.status, reason, details)
             self._record("WATCH", path, 200, started, failed=False)
             try:
                 for line in raw:
@@ -460,9 +658,12 @@ class Kube:
                     obj.setdefault("apiVersion", api_version)
                     obj.setdefault("kind", kind)
                     yield event["type"], obj
-            except (urllib3.exceptions.HTTPError, OSError) as err:
+            except _CONNECTION_ERRORS as err:
                 raise KubeError(f"WATCH {path}: connection lost: {type(err).__name__}", 0) from None
+            finished = True
         finally:
+            if not finished:
+                raw.close()  # left mid-stream (ERROR event, consumer gone): the server may still write to it
             raw.release_conn()
 
     # -- discovery
@@ -756,31 +957,34 @@ def wait_absent(k: Kube, obj: Mapping, timeout: float) -> None:
 # ------------------------------------------------------------------ kubeconfig
 
 
-def _file_data(path: str | None) -> str | None:
-    if not path:
-        return None
-    with open(path, "rb") as handle:
-        return base64.b64encode(handle.read()).decode()
+def _b64(data: bytes | None) -> str | None:
+    return base64.b64encode(data).decode() if data else None
 
 
 def flatten_kubeconfig(k: Kube, name: str) -> dict:
-    """A self-contained kubeconfig for the client ``k`` (certificates inlined), e.g. to store
-    a member's credentials in a hub Secret for push mode. Holds secrets: never log it."""
-    conf = k.api_client.configuration
-    cluster: dict = {"server": conf.host}
-    ca = _file_data(conf.ssl_ca_cert)
-    if ca:
-        cluster["certificate-authority-data"] = ca
-    if not conf.verify_ssl:
+    """A self-contained kubeconfig for the client ``k`` (certificates inlined, the token it presents now),
+    e.g. to store a member's credentials in a hub Secret for push mode. Holds secrets: never log it."""
+    conn = k.connection
+    cluster: dict = {"server": conn.server}
+    if conn.ca_data:
+        cluster["certificate-authority-data"] = _b64(conn.ca_data)
+    if not conn.verify:
         cluster["insecure-skip-tls-verify"] = True
+    if conn.tls_server_name:
+        cluster["tls-server-name"] = conn.tls_server_name
+    if conn.proxy_url and not conn.proxy_from_environment:  # the environment here may not be the reader's
+        cluster["proxy-url"] = conn.proxy_url
+    creds = k.transport.current_credentials()
     user: dict = {}
-    token = (conf.api_key or {}).get("authorization", "")
-    if token.startswith("Bearer "):
-        user["token"] = token[len("Bearer ") :]
-    cert, key = _file_data(conf.cert_file), _file_data(conf.key_file)
-    if cert and key:
-        user["client-certificate-data"] = cert
-        user["client-key-data"] = key
+    if creds.token:
+        user["token"] = creds.token
+    elif creds.username is not None and creds.password is not None:
+        user["username"], user["password"] = creds.username, creds.password
+    if creds.has_client_certificate:
+        user["client-certificate-data"] = _b64(
+            creds.cert_data or kubeconfig.read_file(creds.cert_file, "client-certificate")
+        )
+        user["client-key-data"] = _b64(creds.key_data or kubeconfig.read_file(creds.key_file, "client-key"))
     return {
         "apiVersion": "v1",
         "kind": "Config",

@@ -67,8 +67,10 @@ class TMCModule:
             self.module = AnsibleModule(argument_spec=argument_spec, **kwargs)
         else:
             self.module = _RedactingModule(argument_spec=argument_spec, redact_args=redact_args, **kwargs)
-        if not kube.HAS_KUBERNETES:
-            self.module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(kube.KUBERNETES_IMPORT_ERROR))
+        if kube.MISSING_LIBRARY:
+            self.module.fail_json(
+                msg=missing_required_lib(kube.MISSING_LIBRARY), exception=str(kube.LIBRARY_IMPORT_ERROR)
+            )
         try:
             self.gates = api.FeatureGates.from_overrides(self.params.get("feature_gates"))
             self.gates.require(gate)

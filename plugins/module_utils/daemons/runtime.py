@@ -127,11 +127,7 @@ def common_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def hub_config(args: argparse.Namespace) -> kube.ClientConfig:
-    """The hub connection the flags describe."""
-    token = None
-    if args.token_file:
-        with open(args.token_file) as handle:
-            token = handle.read().strip()
+    """The hub connection the flags describe. A --token-file is re-read at most once a minute."""
     if not args.kubeconfig and not args.server and os.environ.get("KUBERNETES_SERVICE_HOST"):
         return in_cluster_config(args.request_timeout)
     return kube.ClientConfig(
@@ -139,18 +135,24 @@ def hub_config(args: argparse.Namespace) -> kube.ClientConfig:
         kubeconfig=args.kubeconfig,
         context=args.context,
         host=args.server,
-        api_key=token,
+        token_file=args.token_file or None,
         ca_cert=args.certificate_authority,
         validate_certs=not args.insecure_skip_tls_verify,
     )
 
 
-def in_cluster_config(request_timeout: float = 30.0) -> kube.ClientConfig:
-    base = "/var/run/secrets/kubernetes.io/serviceaccount"
-    with open(f"{base}/token") as handle:
-        token = handle.read().strip()
-    host = f"https://{os.environ['KUBERNETES_SERVICE_HOST']}:{os.environ.get('KUBERNETES_SERVICE_PORT', '443')}"
-    return kube.ClientConfig(host=host, api_key=token, ca_cert=f"{base}/ca.crt", request_timeout=request_timeout)
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def in_cluster_config(request_timeout: float = 30.0, base: str = SERVICE_ACCOUNT_DIR) -> kube.ClientConfig:
+    """The pod's ServiceAccount: its token is re-read at most once a minute (the kubelet rotates it)."""
+    host = os.environ["KUBERNETES_SERVICE_HOST"]
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    server = f"https://{host}:{os.environ.get('KUBERNETES_SERVICE_PORT', '443')}"
+    return kube.ClientConfig(
+        host=server, token_file=f"{base}/token", ca_cert=f"{base}/ca.crt", request_timeout=request_timeout
+    )
 
 
 def split_list(text: str) -> list[str]:
@@ -314,7 +316,7 @@ def daemon_client(cfg: kube.ClientConfig, server: str, metrics: Metrics) -> kube
     breaker = kube.CircuitBreaker(threshold=5, cooldown=5.0)
     metrics.watch_breaker(server, breaker)
     return kube.Kube(
-        base.api_client,
+        base.transport,
         cfg,
         retry=kube.RetryPolicy(attempts=4, base_delay=0.2, max_delay=2.0),
         breaker=breaker,

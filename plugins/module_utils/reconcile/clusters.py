@@ -360,13 +360,14 @@ def syncer_kubeconfig(hub: kube.Kube, name: str, hub_url: str | None, timeout: f
         return (secret.get("data") or {}).get("token")
 
     encoded = hub.wait_for(token, timeout, what=f"the token of {ns}/{SYNCER_SERVICE_ACCOUNT}")
-    conf = hub.api_client.configuration
-    cluster: dict = {"server": hub_url or conf.host}
-    if conf.ssl_ca_cert:
-        with open(conf.ssl_ca_cert, "rb") as handle:
-            cluster["certificate-authority-data"] = base64.b64encode(handle.read()).decode()
-    if not conf.verify_ssl:
+    conn = hub.connection
+    cluster: dict = {"server": hub_url or conn.server}
+    if conn.ca_data:
+        cluster["certificate-authority-data"] = base64.b64encode(conn.ca_data).decode()
+    if not conn.verify:
         cluster["insecure-skip-tls-verify"] = True
+    if conn.tls_server_name and not hub_url:
+        cluster["tls-server-name"] = conn.tls_server_name
     user = f"tmc-syncer-{name}"
     return {
         "apiVersion": "v1",
