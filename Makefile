@@ -22,7 +22,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 
 .PHONY: help venv collection testbed-binaries testbed-up testbed-down testbed-status lint unit integration test demo \
-        e2e sanity bench-placement bench-sync bench-latency bench-latency-short bench-memory clean chaos upgrade
+        e2e sanity bench-placement bench-sync bench-latency bench-latency-short bench-memory bench-cache clean chaos upgrade
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -112,6 +112,10 @@ bench-latency-short: venv collection testbed-binaries
 bench-memory: venv collection testbed-binaries
 	@$(BIN)/python benchmarks/sync_latency.py --workloads 10000 --clusters 3 --replicas 0 --updates 0 \
 		--upsync-samples 0 --no-floor --json
+
+# The controller's watch caches at 10,000 workloads x 3 clusters, in one process (no testbed).
+bench-cache: venv collection
+	@$(BIN)/python benchmarks/cache_memory.py --workloads 10000 --clusters 3 --json
 
 clean: testbed-down
 	rm -rf .build .testbed

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -597,6 +598,7 @@ class SummaryCounts:
         self._rows: dict = {}  # key -> (group, cluster, kind, applied, available, degraded)
         self._clusters: dict = {}  # group -> cluster -> [workloads, applied, available, degraded]
         self._kinds: dict = {}  # group -> kind -> [workloads, applied, available, degraded]
+        self._groups: dict = {}  # each group tuple once
 
     def update(self, key, group, work: Mapping | None) -> None:
         """``work`` is the SyncWork ``key`` now (None: gone); it counts under ``group``."""
@@ -605,7 +607,9 @@ class SummaryCounts:
             self._add(old, -1)
         if not isinstance(work, Mapping) or (work.get("metadata") or {}).get("deletionTimestamp"):
             return
-        row = (group, _work_cluster(work), _work_kind(work), *work_state(work))
+        # Rows share their strings and group tuples: tens of thousands of them name a few of each.
+        group = self._groups.setdefault(group, group)
+        row = (group, _interned(_work_cluster(work)), _interned(_work_kind(work)), *work_state(work))
         self._rows[key] = row
         self._add(row, 1)
 
@@ -622,6 +626,8 @@ class SummaryCounts:
                 del per_group[name]
                 if not per_group:
                     del table[group]
+                    if table is self._kinds:  # the group's last row is gone
+                        self._groups.pop(group, None)
 
     def summarize(self, group) -> dict:
         """What ``summarize`` returns for the group's SyncWorks."""
@@ -636,6 +642,10 @@ class SummaryCounts:
                 for k, n in sorted(kinds.items())
             ],
         }
+
+
+def _interned(value):
+    return sys.intern(value) if isinstance(value, str) else value
 
 
 def summarize(syncworks: Iterable[Mapping]) -> dict:

@@ -19,6 +19,7 @@ an object -> values), so a read by index decodes only the objects it returns.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import zlib
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
@@ -37,6 +38,16 @@ def encode(obj: Mapping) -> bytes:
 def decode(raw: bytes) -> dict:
     """A fresh copy of a kept object."""
     return json.loads(zlib.decompress(raw))
+
+
+def shared(value):
+    """A key or an index value with its strings interned: 30,000 keys then share one copy of each
+    namespace, kind, cluster and placement name (about a third of what the indexes cost)."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, tuple):
+        return tuple(shared(part) for part in value)
+    return value
 
 
 class ObjectStore:
@@ -93,7 +104,7 @@ class ObjectStore:
 
     def put(self, key: Hashable, obj: Mapping) -> dict | None:
         """Keep ``obj`` under ``key``; returns the object it replaces."""
-        raw = encode(obj)
+        raw, key = encode(obj), shared(key)
         with self._lock:
             previous = self._objects.get(key)
             old = None if previous is None else decode(previous)
@@ -114,7 +125,7 @@ class ObjectStore:
         (event, object, old object), still encoded so that a list of 30,000 objects is never
         decoded all at once: ADDED for a new key, MODIFIED for a changed object, DELETED for a key
         no longer there (with the old object as both)."""
-        fresh = dict(entries)
+        fresh = {shared(key): raw for key, raw in entries}
         with self._lock:
             previous, self._objects = self._objects, fresh
             self._indexes = {name: {} for name in self.indexers}
@@ -142,4 +153,4 @@ class ObjectStore:
                     if not bucket:
                         del index[value]
             for value in function(obj) if obj is not None else ():
-                index.setdefault(value, {})[key] = None
+                index.setdefault(shared(value), {})[key] = None
