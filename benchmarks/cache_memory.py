@@ -26,8 +26,10 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import random
 import statistics
 import time
+import uuid
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data" / "cached_objects.json"
@@ -39,18 +41,32 @@ def rss_mb() -> float:
 
 
 def copies(workloads: int, clusters: int):
-    """(source, [its SyncWorks]) for each workload: the captured objects under new names."""
+    """(source, [its SyncWorks]) for each workload: the captured objects under new names, with the
+    fields that differ between real objects made different too (uids, resourceVersions, content
+    hashes), so that the compression is measured on objects as unlike as real ones."""
     sample = json.loads(DATA.read_text())
     deployment, syncwork = json.dumps(sample["deployment"]), json.dumps(sample["syncwork"])
     name = sample["deployment"]["metadata"]["name"]
+    source_uid = sample["deployment"]["metadata"]["uid"]
+    work_uid = sample["syncwork"]["metadata"]["uid"]
+    manifest_hash = sample["syncwork"]["metadata"]["annotations"]["tmc.kcp.io/manifest-hash"]
     cluster = sample["syncwork"]["spec"]["cluster"]
+    rng = random.Random(6)
+    version = 1000
     for index in range(workloads):
-        new = f"app-{index:05}"
-        source = json.loads(deployment.replace(name, new))
-        works = [
-            json.loads(syncwork.replace(name, new).replace(cluster, f"{cluster[:-1]}{number}"))
-            for number in range(1, clusters + 1)
-        ]
+        new, uid = f"app-{index:05}", str(uuid.UUID(int=rng.getrandbits(128)))
+        source = json.loads(deployment.replace(name, new).replace(source_uid, uid))
+        version += 1
+        source["metadata"]["resourceVersion"] = str(version)
+        works = []
+        for number in range(1, clusters + 1):
+            text = syncwork.replace(name, new).replace(source_uid, uid).replace(cluster, f"{cluster[:-1]}{number}")
+            text = text.replace(work_uid, str(uuid.UUID(int=rng.getrandbits(128))))
+            text = text.replace(manifest_hash, f"{rng.getrandbits(256):064x}")
+            work = json.loads(text)
+            version += 1
+            work["metadata"]["resourceVersion"] = str(version)
+            works.append(work)
         yield source, works
 
 

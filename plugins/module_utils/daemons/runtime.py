@@ -775,7 +775,7 @@ class Reflector:
     def _entry(self, obj: dict) -> tuple[tuple[str, str], bytes]:
         """A listed object as the store takes it, encoded page by page as the list arrives."""
         kept = self._kept(obj)
-        return object_key(kept), store.encode(kept)
+        return object_key(kept), self.store.encode(kept)
 
     def _emit(self, event: str, obj: dict, old: dict | None) -> None:
         try:
@@ -788,8 +788,8 @@ class Reflector:
             self.api_version, self.kind, self.namespace, self.label_selector, keep=self._entry
         )
         for event, raw, old in self.store.replace(entries):
-            obj = store.decode(raw)
-            self._emit(event, obj, obj if event == "DELETED" else None if old is None else store.decode(old))
+            obj = self.store.decode(raw)
+            self._emit(event, obj, obj if event == "DELETED" else None if old is None else self.store.decode(old))
         self.resource_version = version
         self.last_contact = time.monotonic()
         self.synced.set()
