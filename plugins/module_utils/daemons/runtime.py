@@ -911,7 +911,7 @@ class ReflectorSet:
         return [k for r in self.members.values() for k in r.keys_by_index(index, value)]
 
     def index_values(self, index: str) -> list:
-        return sorted({v for r in self.members.values() for v in r.index_values(index)}, key=repr)
+        return list({v for r in self.members.values() for v in r.index_values(index)})
 
 
 # ------------------------------------------------------------------ leader election

@@ -31,14 +31,24 @@ LEVEL = 1
 WBITS = zlib.MAX_WBITS
 
 
-def encode(obj: Mapping) -> bytes:
-    """One object as the cache keeps it."""
-    return zlib.compress(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode(), LEVEL)
+def _text(obj: Mapping) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def decode(raw: bytes) -> dict:
-    """A fresh copy of a kept object."""
-    return json.loads(zlib.decompress(raw))
+def _compress(text: bytes, zdict: bytes | None) -> bytes:
+    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, 8, zlib.Z_DEFAULT_STRATEGY, zdict or b"")
+    return compressor.compress(text) + compressor.flush()
+
+
+def encode(obj: Mapping, zdict: bytes | None = None) -> bytes:
+    """One object compressed (against the preset dictionary ``zdict`` when given)."""
+    return _compress(_text(obj), zdict)
+
+
+def decode(raw: bytes, zdict: bytes | None = None) -> dict:
+    """A fresh copy of an object ``encode`` made with the same ``zdict``."""
+    decompressor = zlib.decompressobj(WBITS, zdict or b"")
+    return json.loads(decompressor.decompress(raw) + decompressor.flush())
 
 
 def shared(value):
@@ -68,18 +78,16 @@ class ObjectStore:
 
     def encode(self, obj: Mapping) -> bytes:
         """One object as this store keeps it."""
-        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+        text = _text(obj)
         if self._zdict is None:
             with self._lock:
                 if self._zdict is None:
                     self._zdict = text
-        compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, 8, zlib.Z_DEFAULT_STRATEGY, self._zdict)
-        return compressor.compress(text) + compressor.flush()
+        return _compress(text, self._zdict)
 
     def decode(self, raw: bytes) -> dict:
         """A fresh copy of an object this store keeps."""
-        decompressor = zlib.decompressobj(WBITS, self._zdict or b"")
-        return json.loads(decompressor.decompress(raw) + decompressor.flush())
+        return decode(raw, self._zdict)
 
     def __len__(self) -> int:
         return len(self._objects)
