@@ -44,6 +44,7 @@ SOURCE_INDEX = "source"  # SyncWorks by (source namespace label, apiVersion, kin
 # current ones (decoded from the caches); a namespace of 10,000 workloads on 3 clusters goes through in
 # passes of this many sources, not in one pass holding 30,000 rendered SyncWorks (hundreds of MB).
 SOURCES_PER_PASS = 250
+CACHE_SYNC_WAIT = 30.0  # a new leader waits this long, at most, for its caches' first lists
 Cache = Union[runtime.Reflector, runtime.ReflectorSet]  # noqa: UP007 - ansible-test's pylint
 DEPENDENCY_KINDS = frozenset({"ConfigMap", "Secret"})
 PER_NAMESPACE = object()  # a watch scope: see Controller.__init__
@@ -583,10 +584,19 @@ class Controller:
         log(logging.INFO, "controller stopped")
         return 0
 
+    def _caches_synced(self, timeout: float) -> bool:
+        """Wait until every cache has its first list, at most ``timeout`` seconds and never past a
+        stop: a SIGTERM while the hub cannot be reached ends the daemon at once."""
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            if self.stop.wait(0.1) or time.monotonic() >= deadline:
+                return False
+        return True
+
     def _resync_all(self) -> None:
         """On becoming leader: look at everything once (a predecessor may have died mid-way)."""
-        for reflector in self.reflectors.values():
-            reflector.synced.wait(30)
+        if not self._caches_synced(CACHE_SYNC_WAIT) and self.stop.is_set():
+            return
         for namespace in self._placement_namespaces():
             self.queue.add(("ns", namespace))
         for registration in self.reflectors[(api.API_VERSION, api.KIND_CLUSTER)].items():
