@@ -87,12 +87,14 @@ class Syncer:
         self._lock = threading.Lock()
         self.namespaces: set = set()  # member namespaces known to exist
         self._statuses: dict = {}  # SyncWork key -> status computed by its last pass, not yet on the hub
+        self._written: dict = {}  # SyncWork key -> status this syncer wrote, until its watch shows it
         self.pacer = metrics.status_pacer("syncer", args)
         self.last_heartbeat = 0.0
 
     # -- events
 
     def _on_work(self, event: str, work: dict, old) -> None:
+        self._seen_status(event, work)
         if event == "MODIFIED" and not runtime.spec_changed(old, work):
             return  # status or finalizers only: this syncer wrote them
         manifest = (work.get("spec") or {}).get("manifest") or {}
@@ -102,6 +104,15 @@ class Syncer:
             self._watch_kind(manifest["apiVersion"], manifest["kind"])
         # A new desired state goes before the status updates queued meanwhile.
         self.queue.add(runtime.object_key(work), urgent=runtime.spec_changed(old, work))
+
+    def _seen_status(self, event: str, work: dict) -> None:
+        """Forget a status this syncer wrote once its watch shows it (or the SyncWork is gone):
+        from then on the cache has it."""
+        key = runtime.object_key(work)
+        with self._lock:
+            written = self._written.get(key)
+            if written is not None and (event == "DELETED" or not works.status_differs(work.get("status") or {}, written)):
+                del self._written[key]
 
     def _watch_kind(self, api_version: str, kind: str) -> None:
         with self._lock:
@@ -148,8 +159,8 @@ class Syncer:
         if work is None:
             return
         with self._lock:
-            unwritten = self._statuses.get(key)
-        if unwritten is not None:  # what this syncer last applied, even before the hub has it
+            unwritten = self._statuses.get(key, self._written.get(key))
+        if unwritten is not None:  # what this syncer last computed or wrote, even before the hub has it
             work = {**work, "status": unwritten}
         started = time.monotonic()
         with runtime.span("syncer.apply", cluster=self.cluster, work=key[1]):
@@ -178,7 +189,8 @@ class Syncer:
         work = self.works.get(*key)
         with self._lock:
             new = self._statuses.get(key)
-            if work is None or (new is not None and not works.status_differs(work.get("status") or {}, new)):
+            hub_has = self._written.get(key, (work or {}).get("status") or {})
+            if work is None or (new is not None and not works.status_differs(hub_has, new)):
                 self._statuses.pop(key, None)
                 new = None
         if new is None:
@@ -188,10 +200,18 @@ class Syncer:
         if wait > 0:
             self.queue.add_after((STATUS, key), wait)
             return
-        works.write_work_statuses(self.hub, [work], works.MemberReport(self.cluster, statuses={key: new}))
         with self._lock:
-            if self._statuses.get(key) is new:
-                del self._statuses[key]
+            self._written[key] = new  # before the write: its watch echo may come before the answer
+        wrote = 0
+        try:
+            wrote = works.write_work_statuses(self.hub, [work], works.MemberReport(self.cluster, statuses={key: new}))
+            with self._lock:
+                if self._statuses.get(key) is new:
+                    del self._statuses[key]
+        finally:
+            with self._lock:
+                if not wrote and self._written.get(key) is new:
+                    del self._written[key]  # nothing written (or it failed): no echo to wait for
 
     def _count(self, work: dict, report: works.MemberReport, seconds: float) -> None:
         if not self.metrics.enabled:
