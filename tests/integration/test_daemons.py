@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 import uuid
 
 import pytest
-from kubernetes import client
+from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 from hack.testbed import HUB
@@ -276,6 +277,74 @@ def test_paced_status_writes_arrive_with_the_latest_status(fleet, apis):
     for name in names:
         apps.delete_namespaced_deployment(name, ns)
     wait_for("the summary after the deletions", lambda: not placement_status().get("summary"))
+
+
+class StatusChanges:
+    """Counts, from a hub watch, the SyncWork status changes of some workloads: every write that
+    changes a status is one event; a write of the status the hub already has is none."""
+
+    def __init__(self, hub, ns, prefix):
+        self.hub, self.ns, self.prefix = hub, ns, prefix
+        self.changes = 0
+        self._last: dict = {}
+        self._watch = watch.Watch()
+        objects = client.CustomObjectsApi(hub)
+        self._version = objects.list_cluster_custom_object(GROUP, VERSION, "syncworks")["metadata"]["resourceVersion"]
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        stream = self._watch.stream(
+            client.CustomObjectsApi(self.hub).list_cluster_custom_object,
+            GROUP,
+            VERSION,
+            "syncworks",
+            label_selector=f"tmc.kcp.io/source-namespace={self.ns}",
+            resource_version=self._version,
+            timeout_seconds=600,
+        )
+        for event in stream:
+            work = event["object"]
+            if not work["spec"]["source"]["name"].startswith(self.prefix):
+                continue
+            key = (work["metadata"]["namespace"], work["metadata"]["name"])
+            status = work.get("status")
+            if status and status != self._last.get(key):
+                self.changes += 1
+            self._last[key] = status
+
+    def stop(self):
+        self._watch.stop()
+
+
+def test_each_status_change_is_written_once(fleet, apis):
+    """A rollout sends each syncer a burst of member updates, some before the hub's watch has shown
+    the syncer its own last write: still, every SyncWork status write the syncers send changes the
+    status (none writes again what the hub already has)."""
+    hub, _members = apis
+    ns = fleet["ns"]
+    syncers = list(fleet["syncers"].values())
+    create_placement(hub, ns, "once", {"workloadSelector": {"matchLabels": {"tier": "once"}}})
+    seen = StatusChanges(hub, ns, "once-")
+    writes_before = metric_sum(syncers, "tmc_status_writes_total")
+    apps = client.AppsV1Api(hub)
+    names = [f"once-{i}" for i in range(6)]
+    create_tier(apps, ns, names, "registry.example/once:1", 3, "once")
+    clusters = len(syncers)
+
+    def all_available():
+        items = apps.list_namespaced_deployment(ns, label_selector="tier=once").items
+        return len(items) == len(names) and all((d.status.available_replicas or 0) == 3 * clusters for d in items)
+
+    wait_for("every rollout's aggregated status", all_available, timeout=180)
+    wait_for("no status write left waiting", lambda: metric_sum(syncers, "tmc_status_writes_waiting") == 0)
+    time.sleep(2.0)  # the last writes' watch events
+    writes = metric_sum(syncers, "tmc_status_writes_total") - writes_before
+    seen.stop()
+    assert writes >= len(names) * clusters  # every SyncWork got its status
+    assert writes == seen.changes
+    for name in names:
+        apps.delete_namespaced_deployment(name, ns)
 
 
 def test_sigkill_of_the_leader_hands_over_and_loses_no_update(fleet, apis):

@@ -27,9 +27,10 @@ def _closed_port() -> int:
 @pytest.fixture
 def unreachable_kubeconfig(tmp_path) -> Path:
     path = tmp_path / "kubeconfig"
+    server = f"https://127.0.0.1:{_closed_port()}"
     path.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
-        f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{_closed_port()}', insecure-skip-tls-verify: true}}}}]\n"
+        f"clusters: [{{name: c, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\n"
         "users: [{name: u, user: {token: not-a-secret}}]\n"
         "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
     )

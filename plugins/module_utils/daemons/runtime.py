@@ -278,6 +278,9 @@ class Metrics:
             ["daemon"],
             registry=r,
         )
+        self.status_writes = Counter(
+            "tmc_status_writes_total", "Status writes sent to the hub (one object each).", ["daemon"], registry=r
+        )
         self.status_waiting = Gauge(
             "tmc_status_writes_waiting", "Objects whose hub status write waits for its slot.", ["daemon"], registry=r
         )

@@ -111,7 +111,8 @@ class Syncer:
         key = runtime.object_key(work)
         with self._lock:
             written = self._written.get(key)
-            if written is not None and (event == "DELETED" or not works.status_differs(work.get("status") or {}, written)):
+            shown = written is not None and not works.status_differs(work.get("status") or {}, written)
+            if written is not None and (event == "DELETED" or shown):
                 del self._written[key]
 
     def _watch_kind(self, api_version: str, kind: str) -> None:
@@ -205,6 +206,8 @@ class Syncer:
         wrote = 0
         try:
             wrote = works.write_work_statuses(self.hub, [work], works.MemberReport(self.cluster, statuses={key: new}))
+            if wrote and self.metrics.enabled:
+                self.metrics.status_writes.labels("syncer").inc(wrote)
             with self._lock:
                 if self._statuses.get(key) is new:
                     del self._statuses[key]
