@@ -101,13 +101,3 @@ def test_an_urgent_add_while_processing_comes_back_urgent():
     queue.add("a", urgent=True)
     queue.done("a")
     assert [queue.get(timeout=0), queue.get(timeout=0)] == ["a", "b"]
-
-
-def test_urgent_waiting_says_whether_a_new_desired_state_waits_for_a_worker():
-    queue = runtime.WorkQueue("t")
-    queue.add("status")
-    assert queue.urgent_waiting() is False  # only ordinary keys wait
-    queue.add("spec", urgent=True)
-    assert queue.urgent_waiting() is True
-    assert queue.get(timeout=0) == "spec"
-    assert queue.urgent_waiting() is False  # taken by a worker: no longer waiting

@@ -417,11 +417,6 @@ class WorkQueue:
         with self._cond:
             return len(self._queue) + len(self._urgent)
 
-    def urgent_waiting(self) -> bool:
-        """Whether urgent keys (new desired states) wait for a worker."""
-        with self._cond:
-            return bool(self._urgent)
-
     def _depth(self) -> None:
         if self.metrics is not None and self.metrics.enabled:
             self.metrics.queue_depth.labels(self.name).set(len(self._queue) + len(self._urgent))

@@ -33,10 +33,6 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import 
 # A SyncWork's status write waits this long after the pass that computed it, so that a burst of
 # member updates (one rollout) becomes one write.
 STATUS_WINDOW = 0.1
-# While new desired states wait for a worker (a burst of SyncWorks), status writes wait this long
-# instead: the applies go first, and a SyncWork's "applied" and "available" reports, which then
-# arrive close together, become one write.
-STATUS_WINDOW_BUSY = 1.0
 STATUS = "status"  # the key of a SyncWork's status write: (STATUS, (namespace, name))
 
 
@@ -55,11 +51,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--heartbeat-interval", type=float, default=10.0, help="seconds between heartbeat renewals")
     p.add_argument("--capacity-interval", type=float, default=60.0, help="seconds between capacity reports")
     return p
-
-
-def status_window(applies_waiting: bool) -> float:
-    """How long a computed status waits for its write: longer while applies wait for a worker."""
-    return STATUS_WINDOW_BUSY if applies_waiting else STATUS_WINDOW
 
 
 class Syncer:
@@ -183,7 +174,7 @@ class Syncer:
         if new is not None and not work["metadata"].get("deletionTimestamp"):
             with self._lock:
                 self._statuses[key] = new
-            self.queue.add_after((STATUS, key), status_window(self.queue.urgent_waiting()))
+            self.queue.add_after((STATUS, key), STATUS_WINDOW)
         transient = [
             e for e in report.errors if e.get("status", 0) == 0 or e.get("status", 0) >= 500 or e.get("status") == 429
         ]
