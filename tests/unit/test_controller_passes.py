@@ -99,17 +99,3 @@ def test_sources_per_pass_must_be_at_least_one(value, capsys):
         controller.parser().parse_args(["--sources-per-pass", value])
     assert "must be at least 1" in capsys.readouterr().err
 
-
-def test_status_passes_wait_longer_while_changed_sources_wait_for_theirs():
-    assert controller.aggregate_window(spec_waiting=False) == controller.AGGREGATE_WINDOW
-    assert controller.aggregate_window(spec_waiting=True) == controller.AGGREGATE_WINDOW_BUSY
-    assert controller.AGGREGATE_WINDOW_BUSY > controller.AGGREGATE_WINDOW
-
-
-def test_the_window_follows_the_pending_spec_passes():
-    c = controller.Controller.__new__(controller.Controller)
-    c._pending_lock = threading.Lock()
-    c._pending = {("agg", "ns1"): {("apps/v1", "Deployment", "a")}, ("src", "ns1"): set()}
-    assert c._aggregate_window() == controller.AGGREGATE_WINDOW  # only status work, or emptied spec sets
-    c._pending[("src", "ns2")] = {("apps/v1", "Deployment", "b")}
-    assert c._aggregate_window() == controller.AGGREGATE_WINDOW_BUSY

@@ -39,10 +39,6 @@ SUMMARY_INTERVAL = 0.5  # at most two placement summaries per namespace and seco
 # Status changes wait this long before their pass, so that the clusters' near-simultaneous reports of
 # one rollout become one write of the source's status instead of one per report.
 AGGREGATE_WINDOW = 0.1
-# While new desired states wait for their pass (a burst of hub changes), status passes wait this long
-# instead: the hub's API server spends its time on SyncWorks first, and each source's status is
-# written once for more of its clusters' reports.
-AGGREGATE_WINDOW_BUSY = 1.0
 SOURCE_INDEX = "source"  # SyncWorks by (source namespace label, apiVersion, kind, name)
 # Sources per pass (--sources-per-pass). A pass holds its sources, their rendered SyncWorks and their
 # current ones (decoded from the caches); a namespace of 10,000 workloads on 3 clusters goes through in
@@ -171,11 +167,6 @@ def _parse_equality_selector(text: str | None) -> dict[str, str]:
             key, _sep, value = part.partition("=")
             out[key.strip()] = value.strip()
     return out
-
-
-def aggregate_window(spec_waiting: bool) -> float:
-    """How long status changes wait for their pass: longer while changed sources wait for theirs."""
-    return AGGREGATE_WINDOW_BUSY if spec_waiting else AGGREGATE_WINDOW
 
 
 class Controller:
@@ -339,12 +330,7 @@ class Controller:
         if purpose == "src":
             self.queue.add((purpose, namespace), urgent=True)  # a new desired state goes first
         else:
-            self.queue.add_after((purpose, namespace), self._aggregate_window())
-
-    def _aggregate_window(self) -> float:
-        with self._pending_lock:
-            waiting = any(sources for (purpose, _ns), sources in self._pending.items() if purpose == "src")
-        return aggregate_window(waiting)
+            self.queue.add_after((purpose, namespace), AGGREGATE_WINDOW)
 
     @contextmanager
     def _taken(self, purpose: str, namespace: str):
