@@ -98,4 +98,3 @@ def test_sources_per_pass_must_be_at_least_one(value, capsys):
     with pytest.raises(SystemExit):
         controller.parser().parse_args(["--sources-per-pass", value])
     assert "must be at least 1" in capsys.readouterr().err
-
