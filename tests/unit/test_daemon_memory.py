@@ -25,17 +25,3 @@ def test_the_trim_thread_runs_beside_the_daemon():
     before = trimmers()
     assert entry.trim_free_memory_every(3600) is True
     assert trimmers() == before + 1
-
-
-def test_the_daemon_starts_again_on_glibc_malloc_with_two_arenas():
-    env = entry.allocator_environment({"PATH": "/bin"}, glibc=True)
-    assert env == {"PATH": "/bin", "PYTHONMALLOC": "malloc", "MALLOC_ARENA_MAX": "2"}
-
-
-@pytest.mark.parametrize("chosen", ["pymalloc", "malloc", "debug"])
-def test_an_allocator_already_chosen_is_kept(chosen):
-    assert entry.allocator_environment({"PYTHONMALLOC": chosen}, glibc=True) is None
-
-
-def test_without_glibc_the_daemon_runs_as_started():
-    assert entry.allocator_environment({"PATH": "/bin"}, glibc=False) is None

@@ -6,8 +6,6 @@
 from __future__ import annotations
 
 import ctypes
-import os
-import platform
 import sys
 import threading
 import time
@@ -15,36 +13,6 @@ import time
 M_ARENA_MAX = -8  # glibc mallopt parameter
 MALLOC_ARENAS = 2
 TRIM_INTERVAL = 30.0
-
-
-ALLOCATOR_ENV = "PYTHONMALLOC"
-
-
-def allocator_environment(environ, glibc: bool) -> dict | None:
-    """The environment to start the daemon again with so that Python allocates from glibc's
-    malloc (``PYTHONMALLOC=malloc``), or None when it already does or should not.
-
-    pymalloc, Python's own small-object allocator, keeps 1 MiB arenas and can hand one back only
-    when every object in it is gone; a daemon that parses watch events and list pages for hours
-    ends up holding arenas that are mostly empty (measured: 71 MB of arenas around 25 MB of live
-    objects in a syncer at 10,000 workloads). glibc's malloc, with two arenas and a periodic
-    ``malloc_trim``, gives back every free page. None where there is no glibc, and whenever
-    ``PYTHONMALLOC`` is set (by the user, or by the first start): set it to ``pymalloc`` to keep
-    Python's allocator.
-    """
-    if not glibc or ALLOCATOR_ENV in environ:
-        return None
-    return {**environ, ALLOCATOR_ENV: "malloc", "MALLOC_ARENA_MAX": str(MALLOC_ARENAS)}
-
-
-def start_with_system_allocator() -> None:
-    """Replace this process (same pid, same arguments) by one that uses glibc's malloc, when
-    ``allocator_environment`` says so; otherwise return and run as is."""
-    environment = allocator_environment(os.environ, platform.libc_ver()[0] == "glibc")
-    if environment is not None:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execve(sys.executable, sys.orig_argv, environment)
 
 
 def _libc():
@@ -100,5 +68,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    start_with_system_allocator()
     raise SystemExit(main())
