@@ -286,6 +286,8 @@ class StatusChanges:
     def __init__(self, hub, ns, prefix):
         self.hub, self.ns, self.prefix = hub, ns, prefix
         self.changes = 0
+        self.error = None  # why the watch ended before stop(), if it did
+        self._stopped = False
         self._last: dict = {}
         self._watch = watch.Watch()
         objects = client.CustomObjectsApi(hub)
@@ -294,6 +296,13 @@ class StatusChanges:
         self._thread.start()
 
     def _run(self):
+        try:
+            self._count()
+        except Exception as err:  # noqa: BLE001 - reported by the test unless the watch was stopped
+            if not self._stopped:
+                self.error = err
+
+    def _count(self):
         stream = self._watch.stream(
             client.CustomObjectsApi(self.hub).list_cluster_custom_object,
             GROUP,
@@ -314,6 +323,7 @@ class StatusChanges:
             self._last[key] = status
 
     def stop(self):
+        self._stopped = True
         self._watch.stop()
 
 
@@ -341,6 +351,7 @@ def test_each_status_change_is_written_once(fleet, apis):
     time.sleep(2.0)  # the last writes' watch events
     writes = metric_sum(syncers, "tmc_status_writes_total") - writes_before
     seen.stop()
+    assert seen.error is None, f"the hub watch ended early: {seen.error!r}"
     assert writes >= len(names) * clusters  # every SyncWork got its status
     assert writes == seen.changes
     for name in names:
