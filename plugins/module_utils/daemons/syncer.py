@@ -111,8 +111,9 @@ class Syncer:
         key = runtime.object_key(work)
         with self._lock:
             written = self._written.get(key)
-            shown = written is not None and not works.status_differs(work.get("status") or {}, written)
-            if written is not None and (event == "DELETED" or shown):
+            if written is None:
+                return
+            if event == "DELETED" or not works.status_differs(work.get("status") or {}, written):
                 del self._written[key]
 
     def _watch_kind(self, api_version: str, kind: str) -> None:
