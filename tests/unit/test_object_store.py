@@ -137,3 +137,43 @@ def test_objects_alike_compress_against_the_first_one_kept():
     raw = kept._objects[("shop", "app-00002")]
     assert len(raw) < len(store.encode(obj)) / 2  # against the preset dictionary, not on its own
     assert kept.get(("shop", "app-00002")) == obj
+
+
+def _syncwork(index: int, with_status: bool) -> dict:
+    work = {
+        "metadata": {"namespace": "tmc-cluster-east", "name": f"deployment.shop.app-{index:05}"},
+        "spec": {"cluster": "east", "source": {"kind": "Deployment", "name": f"app-{index:05}"}},
+    }
+    if with_status:
+        work["status"] = {
+            "applied": True,
+            "downstreamStatus": {
+                "conditions": [
+                    {"type": "Available", "status": "True", "message": "Deployment has minimum availability."},
+                    {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
+                ]
+            },
+        }
+    return work
+
+
+def test_objects_that_grow_a_status_compress_against_one_that_has_it_and_old_ones_still_decode():
+    kept = store.ObjectStore()
+    kept.put(("tmc-cluster-east", "first"), _syncwork(0, with_status=False))  # first seen without a status
+    for index in range(1, 20):
+        kept.put(("tmc-cluster-east", f"w{index}"), _syncwork(index, with_status=True))
+    against_first = store.encode(_syncwork(19, True), store._text(_syncwork(0, with_status=False)))
+    assert len(kept._objects[("tmc-cluster-east", "w19")]) < len(against_first) * 0.75
+    assert kept.get(("tmc-cluster-east", "first")) == _syncwork(0, with_status=False)
+    assert kept.get(("tmc-cluster-east", "w19")) == _syncwork(19, with_status=True)
+
+
+def test_a_relist_after_the_dictionary_changed_reports_only_real_changes():
+    kept = store.ObjectStore()
+    small = _syncwork(0, with_status=False)
+    kept.put(("tmc-cluster-east", "a"), small)  # encoded against itself
+    kept.put(("tmc-cluster-east", "b"), _syncwork(1, with_status=True))  # longer: the new dictionary
+    listed = [("tmc-cluster-east", "a"), ("tmc-cluster-east", "b")]
+    changes = kept.replace((key, kept.encode(kept.get(key))) for key in listed)
+    assert changes == []
+    assert kept.get(("tmc-cluster-east", "a")) == small

@@ -147,8 +147,12 @@ class Syncer:
     def _live(self, work: dict) -> dict | None:
         manifest = work["spec"]["manifest"]
         reflector = self.downstream.get((manifest["apiVersion"], manifest["kind"]))
-        if reflector is None or not reflector.synced.is_set():
-            return None  # not cached yet: apply_works lists it
+        if reflector is None:
+            return None  # not watched: apply_works lists it
+        if not reflector.synced.is_set():
+            # Not a list of every managed object of the kind per SyncWork in its place: at 10,000
+            # objects that is 10,000 decoded objects for each worker, for each key, until it fills.
+            raise runtime.CacheNotSynced(f"member {manifest['kind']}")
         key = works.manifest_key(manifest)
         found = reflector.get(key[2], key[3])
         return {key: found} if found is not None else {}

@@ -1,0 +1,166 @@
+"""The daemons work from their watch caches only once they are filled.
+
+A cache still on its first list must not stand in for the hub (its objects are a part of the kind),
+and the hub must not stand in for it (a restarted controller at 10,000 workloads that listed the
+kind in its place planned every workload in one pass and held 850 MB). A pass that needs such a
+cache waits for it: the key comes back after ``runtime.CACHE_RETRY`` seconds, with no failure
+counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+
+import pytest
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import api
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller, runtime, syncer
+
+DEPLOYMENT = ("apps/v1", "Deployment")
+SYNCWORK = (api.API_VERSION, api.KIND_SYNCWORK)
+
+
+class NoHub:
+    """A client that must not be used: every attribute read fails the test."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the hub was called ({name}) although the kind has a cache")
+
+
+def _reflector(api_version: str, kind: str, objects=(), synced: bool = True) -> runtime.Reflector:
+    """A cache (never started: no watch) holding ``objects``."""
+    reflector = runtime.Reflector(
+        NoHub(),
+        api_version,
+        kind,
+        handler=lambda *_: None,
+        stop=threading.Event(),
+        indexers=controller.INDEXERS.get((api_version, kind)),
+    )
+    for obj in objects:
+        reflector.store.put(runtime.object_key(obj), obj)
+    if synced:
+        reflector.synced.set()
+    return reflector
+
+
+def _deployment(name: str) -> dict:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "shop"}}
+
+
+def _work(source: str, cluster: str) -> dict:
+    return {
+        "apiVersion": api.API_VERSION,
+        "kind": api.KIND_SYNCWORK,
+        "metadata": {
+            "name": f"deployment.shop.{source}",
+            "namespace": f"tmc-cluster-{cluster}",
+            "labels": {"tmc.kcp.io/source-namespace": "shop"},
+        },
+        "spec": {
+            "cluster": cluster,
+            "source": {"apiVersion": "apps/v1", "kind": "Deployment", "name": source, "namespace": "shop"},
+        },
+    }
+
+
+def test_a_filled_cache_answers_reads_without_the_hub():
+    hub = controller.CachedHub(
+        NoHub(),
+        {
+            DEPLOYMENT: _reflector(*DEPLOYMENT, [_deployment("web"), _deployment("api")]),
+            SYNCWORK: _reflector(*SYNCWORK, [_work("web", "east"), _work("web", "west")]),
+        },
+    )
+    assert sorted(d["metadata"]["name"] for d in hub.list(*DEPLOYMENT, namespace="shop")) == ["api", "web"]
+    assert hub.get(*DEPLOYMENT, "web", "shop")["metadata"]["name"] == "web"
+    assert sorted(w["spec"]["cluster"] for w in hub.works_of("shop", ("apps/v1", "Deployment", "web"))) == [
+        "east",
+        "west",
+    ]
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda hub: hub.list(*DEPLOYMENT, namespace="shop"),
+        lambda hub: hub.list(*DEPLOYMENT),
+        lambda hub: hub.get(*DEPLOYMENT, "web", "shop"),
+        lambda hub: hub.works_of("shop", ("apps/v1", "Deployment", "web")),
+    ],
+    ids=["list-namespace", "list-all", "get", "works_of"],
+)
+def test_a_cache_on_its_first_list_is_waited_for_not_read_nor_replaced_by_the_hub(read):
+    hub = controller.CachedHub(
+        NoHub(),
+        {
+            DEPLOYMENT: _reflector(*DEPLOYMENT, [_deployment("web")], synced=False),
+            SYNCWORK: _reflector(*SYNCWORK, [_work("web", "east")], synced=False),
+        },
+    )
+    with pytest.raises(runtime.CacheNotSynced) as caught:
+        read(hub)
+    assert "has not finished its first list" in str(caught.value)
+
+
+def _bare_controller(reflectors: dict) -> controller.Controller:
+    c = controller.Controller.__new__(controller.Controller)
+    c.reflectors = reflectors
+    c.hub = NoHub()
+    c.cached = controller.CachedHub(c.hub, reflectors)
+    c.args = argparse.Namespace(sources_per_pass=250)
+    c._pending_lock = threading.Lock()
+    c._namespace_locks = {}
+    return c
+
+
+def test_a_full_pass_waits_for_the_caches_of_the_kinds_it_places():
+    placement = {
+        "apiVersion": api.API_VERSION,
+        "kind": api.KIND_PLACEMENT,
+        "metadata": {"name": "everywhere", "namespace": "shop"},
+        "spec": {"resources": [{"group": "apps", "kind": "Deployment"}]},
+    }
+    reflectors = {
+        (api.API_VERSION, api.KIND_PLACEMENT): _reflector(api.API_VERSION, api.KIND_PLACEMENT, [placement]),
+        DEPLOYMENT: _reflector(*DEPLOYMENT, [_deployment("web")], synced=False),
+        SYNCWORK: _reflector(*SYNCWORK),
+    }
+    c = _bare_controller(reflectors)
+    with pytest.raises(runtime.CacheNotSynced):
+        c._all_sources("shop")
+    reflectors[DEPLOYMENT].synced.set()
+    assert c._all_sources("shop") == {("apps/v1", "Deployment", "web")}
+
+
+def test_a_key_that_waits_for_a_cache_comes_back_after_the_cache_retry_not_the_backoff():
+    queue = runtime.WorkQueue("controller-test", None)
+    tries, done = [], threading.Event()
+
+    def handle(key):
+        tries.append(time.monotonic())
+        if len(tries) < 3:
+            raise runtime.CacheNotSynced("Deployment")
+        done.set()
+
+    queue.add(("ns", "shop"))
+    workers = runtime.run_workers(queue, handle, 1)
+    try:
+        assert done.wait(runtime.CACHE_RETRY * 2 + 10)
+    finally:
+        runtime.drain(queue, workers)
+    assert len(tries) == 3
+    # a failure would come back after its backoff (0.1 s, then at most 0.2 s), not CACHE_RETRY
+    assert all(later - earlier >= runtime.CACHE_RETRY * 0.9 for earlier, later in zip(tries, tries[1:], strict=False))
+
+
+def test_a_syncer_waits_for_its_member_cache_instead_of_listing_the_kind_per_syncwork():
+    s = syncer.Syncer.__new__(syncer.Syncer)
+    s.downstream = {DEPLOYMENT: _reflector(*DEPLOYMENT, [_deployment("web")], synced=False)}
+    work = {"spec": {"manifest": _deployment("web")}}
+    with pytest.raises(runtime.CacheNotSynced):
+        s._live(work)
+    s.downstream[DEPLOYMENT].synced.set()
+    assert s._live(work) == {("apps/v1", "Deployment", "shop", "web"): _deployment("web")}
