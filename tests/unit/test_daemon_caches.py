@@ -10,6 +10,7 @@ counted.
 from __future__ import annotations
 
 import argparse
+import logging
 import threading
 import time
 
@@ -164,3 +165,26 @@ def test_a_syncer_waits_for_its_member_cache_instead_of_listing_the_kind_per_syn
         s._live(work)
     s.downstream[DEPLOYMENT].synced.set()
     assert s._live(work) == {("apps/v1", "Deployment", "shop", "web"): _deployment("web")}
+
+
+def test_keys_waiting_for_one_cache_say_so_once(caplog):
+    queue = runtime.WorkQueue("controller-test", None)
+    tries, done = [], threading.Event()
+
+    def handle(key):
+        tries.append(key)
+        if len(tries) < 6:
+            raise runtime.CacheNotSynced("Deployment")
+        done.set()
+
+    for index in range(3):
+        queue.add(("agg", f"ns-{index}"))
+    with caplog.at_level(logging.INFO, logger="tmc"):
+        workers = runtime.run_workers(queue, handle, 2)
+        try:
+            assert done.wait(runtime.CACHE_RETRY * 3 + 10)
+        finally:
+            runtime.drain(queue, workers)
+    waits = [r for r in caplog.records if "waiting for a cache" in r.getMessage()]
+    assert len(tries) >= 6
+    assert len(waits) == 1

@@ -572,6 +572,8 @@ def run_workers(
     The threads end when the queue is shut down, each after finishing the key it holds.
     """
 
+    waited_for: set = set()  # caches already said to be waited for: one line each, not one per key
+
     def work_on(key) -> None:
         started = time.monotonic()
         try:
@@ -579,7 +581,9 @@ def run_workers(
             queue.forget(key)
         except CacheNotSynced as err:
             queue.add_after(key, CACHE_RETRY)
-            log(logging.INFO, "waiting for a cache", key=str(key), cache=err.kind, retry_in_s=CACHE_RETRY)
+            if err.kind not in waited_for:
+                waited_for.add(err.kind)
+                log(logging.INFO, "waiting for a cache", key=str(key), cache=err.kind, retry_in_s=CACHE_RETRY)
         except Exception as err:  # noqa: BLE001 - one key's failure must not kill the worker
             delay = queue.retry(key)
             log(
