@@ -102,9 +102,7 @@ class CachedHub:
     def synced_reflector(self, api_version: str, kind: str) -> Cache | None:
         """The cache of a kind, once filled; None for a kind not watched (``runtime.CacheNotSynced`` before)."""
         found = self._reflectors.get((api_version, kind))
-        if found is not None and not found.synced.is_set():
-            raise runtime.CacheNotSynced(kind)
-        return found
+        return None if found is None else runtime.filled(found, kind)
 
     def list(
         self,

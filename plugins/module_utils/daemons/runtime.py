@@ -563,6 +563,14 @@ class CacheNotSynced(api.TMCError):
         self.kind = kind
 
 
+def filled(cache, what: str):
+    """``cache`` (a Reflector or ReflectorSet) once it has its first list; ``CacheNotSynced``, naming
+    ``what``, before."""
+    if not cache.synced.is_set():
+        raise CacheNotSynced(what)
+    return cache
+
+
 def run_workers(
     queue: WorkQueue, handle: Callable[[object], None], count: int, metrics: Metrics | None = None, kind: str = "key"
 ) -> list[threading.Thread]:

@@ -149,12 +149,10 @@ class Syncer:
         reflector = self.downstream.get((manifest["apiVersion"], manifest["kind"]))
         if reflector is None:
             return None  # not watched: apply_works lists it
-        if not reflector.synced.is_set():
-            # Not a list of every managed object of the kind per SyncWork in its place: at 10,000
-            # objects that is 10,000 decoded objects for each worker, for each key, until it fills.
-            raise runtime.CacheNotSynced(f"member {manifest['kind']}")
+        # While it fills, the key waits: not a list of every managed object of the kind per SyncWork in
+        # its place (at 10,000 objects, 10,000 decoded objects for each worker, for each key).
         key = works.manifest_key(manifest)
-        found = reflector.get(key[2], key[3])
+        found = runtime.filled(reflector, f"member {manifest['kind']}").get(key[2], key[3])
         return {key: found} if found is not None else {}
 
     def handle(self, key: tuple) -> None:
