@@ -194,6 +194,11 @@ class Controller:
         self.evictions_held = False
         self.namespaces = set(runtime.split_list(args.namespaces))
         self.pacer = metrics.status_pacer("controller", args)  # source status writes
+        # Spec first: while changed sources wait for their SyncWorks (namespaces in _fresh, passes
+        # running over them counted in _fresh_running), source status writes wait for them.
+        self._fresh: set[str] = set()
+        self._fresh_running = 0
+        self.hold = metrics.status_hold("controller", args, busy=self._spec_waiting)
         # The placements' summaries, kept by the SyncWork watch: a summary pass reads counters, not SyncWorks.
         self.summaries = status.SummaryCounts()
         self._summaries_lock = threading.Lock()
@@ -311,6 +316,9 @@ class Controller:
         if obj["kind"] in DEPENDENCY_KINDS:
             self.queue.add(("ns", namespace))  # it may follow a workload (propagateDependencies)
         else:
+            if event != "SYNC":  # a resync's SYNC events are looked at, but they are seldom new desired states
+                with self._pending_lock:
+                    self._fresh.add(namespace)
             self._defer("src", namespace, (obj["apiVersion"], obj["kind"], obj["metadata"]["name"]))
 
     def _on_syncwork(self, event: str, obj: dict, old) -> None:
@@ -352,6 +360,29 @@ class Controller:
                 self._pending.setdefault((purpose, namespace), set()).update(taken)
             raise
 
+    def _spec_waiting(self) -> bool:
+        """Whether changed sources wait for their SyncWorks (or a pass writes them now)."""
+        with self._pending_lock:
+            return bool(self._fresh) or self._fresh_running > 0
+
+    @contextmanager
+    def _fresh_pass(self, namespace: str):
+        """A pass over a namespace's pending sources: its changed sources are being written."""
+        with self._pending_lock:
+            fresh = namespace in self._fresh
+            self._fresh.discard(namespace)
+            self._fresh_running += fresh
+        try:
+            yield
+        finally:
+            with self._pending_lock:
+                self._fresh_running -= fresh
+
+    def _release_held(self) -> None:
+        """Once no changed source waits, the status writes held for them go (see ``StatusHold``)."""
+        for namespace in {namespace for namespace, _source in self.hold.release()}:
+            self.queue.add(("agg", namespace))
+
     # -- handling keys
 
     def handle(self, key: tuple) -> None:
@@ -364,9 +395,10 @@ class Controller:
             elif kind == "ns":
                 self._sync(key[1], None)
             elif kind == "src":
-                with self._taken("src", key[1]) as sources:
+                with self._fresh_pass(key[1]), self._taken("src", key[1]) as sources:
                     if sources:
                         self._sync(key[1], sources)
+                self._release_held()
             elif kind == "agg":
                 with self._taken("agg", key[1]) as sources:
                     if sources:
@@ -471,9 +503,9 @@ class Controller:
         A source whose write has to wait for the status pacer stays pending, and the pass comes back
         when its slot does: it is then written with the status its SyncWorks have by that time.
         """
-        waits = {}  # source -> seconds to its slot
+        waits = {}  # source -> seconds to its slot, or to the end of its hold
         for key in only_sources:
-            wait = self.pacer.held((namespace, key))
+            wait = max(self.pacer.held((namespace, key)), self.hold.remaining((namespace, key)))
             if wait > 0:
                 waits[key] = wait
         due = only_sources - waits.keys()
@@ -483,12 +515,13 @@ class Controller:
             source = self.cached.get(api_version, kind, name, namespace)
             if source is None:
                 self.pacer.forget((namespace, (api_version, kind, name)))
+                self.hold.forget((namespace, (api_version, kind, name)))
             else:
                 plan.sources[(api_version, kind, name)] = source
                 current += self.cached.works_of(namespace, (api_version, kind, name))
 
         def defer(source: tuple) -> bool:
-            wait = self.pacer.wait((namespace, source))
+            wait = self.hold.wait((namespace, source)) or self.pacer.wait((namespace, source))
             if wait > 0:
                 waits[source] = wait
             return wait > 0

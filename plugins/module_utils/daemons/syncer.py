@@ -89,6 +89,8 @@ class Syncer:
         self._statuses: dict = {}  # SyncWork key -> status computed by its last pass, not yet on the hub
         self._written: dict = {}  # SyncWork key -> status this syncer wrote, until its watch shows it
         self.pacer = metrics.status_pacer("syncer", args)
+        # Spec first: while new SyncWorks (or spec changes) wait in the queue, status writes wait for them.
+        self.hold = metrics.status_hold("syncer", args, busy=self.queue.has_urgent)
         self.last_heartbeat = 0.0
 
     # -- events
@@ -159,6 +161,7 @@ class Syncer:
         if key[0] == STATUS:
             self._write_status(key[1])
             return
+        self._release_held()
         work = self.works.get(*key)
         if work is None:
             return
@@ -199,8 +202,9 @@ class Syncer:
                 new = None
         if new is None:
             self.pacer.forget(key)
+            self.hold.forget(key)
             return
-        wait = self.pacer.wait(key)
+        wait = self.hold.wait(key) or self.pacer.wait(key)
         if wait > 0:
             self.queue.add_after((STATUS, key), wait)
             return
@@ -218,6 +222,11 @@ class Syncer:
             with self._lock:
                 if not wrote and self._written.get(key) is new:
                     del self._written[key]  # nothing written (or it failed): no echo to wait for
+
+    def _release_held(self) -> None:
+        """Once no new desired state waits, the status writes held for them go (see ``StatusHold``)."""
+        for key in self.hold.release():
+            self.queue.add((STATUS, key))
 
     def _count(self, work: dict, report: works.MemberReport, seconds: float) -> None:
         if not self.metrics.enabled:
