@@ -1,0 +1,135 @@
+"""Spec first: while new desired states wait, the daemons hold their hub status writes for them.
+
+Both daemons are built as they run, on clients that fail the test when used (no API is faked):
+a held write must not reach the hub, and a write that is no longer held must try to.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import api
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller, runtime, syncer
+
+DEPLOYMENT = ("apps/v1", "Deployment")
+SYNCWORK = (api.API_VERSION, api.KIND_SYNCWORK)
+SOURCE = ("apps/v1", "Deployment", "web")
+
+
+class NoHub:
+    """A client that must not be used: every attribute read fails the test."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the hub was called ({name})")
+
+
+def _reflector(api_version: str, kind: str, objects=()) -> runtime.Reflector:
+    reflector = runtime.Reflector(
+        NoHub(),
+        api_version,
+        kind,
+        handler=lambda *_: None,
+        stop=threading.Event(),
+        indexers=controller.INDEXERS.get((api_version, kind)),
+    )
+    for obj in objects:
+        reflector.store.put(runtime.object_key(obj), obj)
+    reflector.synced.set()
+    return reflector
+
+
+def _work(cluster: str, available: bool) -> dict:
+    return {
+        "apiVersion": api.API_VERSION,
+        "kind": api.KIND_SYNCWORK,
+        "metadata": {
+            "name": "deployment.shop.web",
+            "namespace": f"tmc-cluster-{cluster}",
+            "uid": f"uid-{cluster}",
+            "labels": {"tmc.kcp.io/source-namespace": "shop"},
+        },
+        "spec": {
+            "cluster": cluster,
+            "placement": "everywhere",
+            "source": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "namespace": "shop"},
+        },
+        "status": {
+            "applied": True,
+            "available": available,
+            "downstreamStatus": {"replicas": 1, "readyReplicas": int(available), "availableReplicas": int(available)},
+        },
+    }
+
+
+def test_a_syncer_holds_status_writes_while_new_syncworks_wait_and_lets_them_go_once_taken():
+    args = syncer.parser().parse_args(["--cluster-name", "east"])
+    s = syncer.Syncer(NoHub(), NoHub(), "east", args, api.FeatureGates.from_overrides(), runtime.Metrics(False))
+    work = _work("east", available=False)
+    key = runtime.object_key(work)
+    s.works.store.put(key, work)
+    s._statuses[key] = {**work["status"], "available": True}  # computed, not yet on the hub
+    s.queue.add(("tmc-cluster-east", "deployment.shop.new"), urgent=True)  # a new SyncWork waits
+
+    s._write_status(key)  # held: NoHub fails the test if it writes
+
+    assert s.hold.held() == 1 and key in s._statuses
+    new_work = s.queue.get(timeout=0)
+    s.queue.done(new_work)
+    assert s.queue.get(timeout=0) is None  # the held write waits for its hold (30 s), not queued now
+    s._release_held()  # what handling the new SyncWork does first
+    assert s.queue.get(timeout=0) == (syncer.STATUS, key)
+    assert s.hold.held() == 0
+    with pytest.raises(AssertionError, match="the hub was called"):
+        s._write_status(key)  # no longer held: it goes to the hub
+
+
+def _controller(source: dict, works: list) -> controller.Controller:
+    c = controller.Controller.__new__(controller.Controller)
+    c.hub = NoHub()
+    c.gates = api.FeatureGates.from_overrides()
+    c.queue = runtime.WorkQueue("controller-test", None, key_type=lambda key: key[0])
+    c._pending, c._pending_lock = {}, threading.Lock()
+    c._fresh, c._fresh_running = set(), 0
+    c.namespaces = set()
+    c._placement_namespaces = lambda: {"shop"}
+    c.pacer = runtime.StatusPacer(0, 1)
+    c.hold = runtime.StatusHold(30.0, c._spec_waiting)
+    c.cached = controller.CachedHub(
+        NoHub(), {DEPLOYMENT: _reflector(*DEPLOYMENT, [source]), SYNCWORK: _reflector(*SYNCWORK, works)}
+    )
+    return c
+
+
+def test_a_controller_holds_source_status_while_changed_sources_wait_and_lets_it_go_after_their_pass():
+    source = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop", "generation": 1},
+        "spec": {"replicas": 1},
+    }
+    c = _controller(source, [_work("east", True), _work("west", True)])
+    c._on_source("ADDED", {**source, "metadata": {**source["metadata"], "name": "new"}}, None)  # a change waits
+    assert c._spec_waiting()
+
+    c._aggregate("shop", {SOURCE})  # held: NoHub fails the test if it writes
+
+    assert c.hold.held() == 1 and c._pending[("agg", "shop")] == {SOURCE}
+    assert c.queue.get(timeout=0) == ("src", "shop")  # only the pass of the changed source is ready
+    with c._fresh_pass("shop"):
+        assert c._spec_waiting()  # its pass runs
+        c._release_held()
+        assert c.hold.held() == 1  # nothing goes while it runs
+    assert not c._spec_waiting()
+    c._release_held()
+    assert c.queue.get(timeout=0) == ("agg", "shop")
+    with pytest.raises(AssertionError, match="the hub was called"):
+        c._aggregate("shop", {SOURCE})  # no longer held: it goes to the hub
+
+
+def test_a_resync_is_not_a_change_that_holds_status():
+    source = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}}
+    c = _controller(source, [])
+    c._on_source("SYNC", source, source)
+    assert not c._spec_waiting() and c._pending[("src", "shop")] == {SOURCE}
