@@ -130,3 +130,22 @@ def test_after_the_full_pass_is_written_per_source_passes_change_nothing(mixed, 
     works.write_works(hub, gone, works.now_utc())
     left = works.plan_works(hub, mixed, works.now_utc())
     assert (left.create, left.update, left.delete) == ([], [], [])
+
+
+def test_a_create_planned_from_a_lagging_view_updates_the_syncwork_that_is_there(mixed, registered, hub_api_client):
+    """A daemon plans from its cache, which can lag behind its own writes: a create of a SyncWork that is
+    already there (409) becomes an update with what was planned, not an error."""
+    hub = kube.client_for(kube.ClientConfig(kubeconfig=str(registered.kubeconfig(HUB, direct=True))))
+    stale = works.plan_works(hub, mixed, works.now_utc())
+    assert works.write_works(hub, stale, works.now_utc()).created == len(stale.create) > 0
+    target = stale.create[0]
+    target["spec"]["manifest"]["metadata"].setdefault("labels", {})["lagging"] = "yes"
+
+    counts = works.write_works(hub, stale, works.now_utc())  # the same creates again, one of them changed
+
+    assert (counts.created, counts.updated, counts.errors) == (0, len(stale.create), [])
+    meta = target["metadata"]
+    on_hub = client.CustomObjectsApi(hub_api_client).get_namespaced_custom_object(
+        GROUP, VERSION, meta["namespace"], "syncworks", meta["name"]
+    )
+    assert on_hub["spec"]["manifest"]["metadata"]["labels"]["lagging"] == "yes"

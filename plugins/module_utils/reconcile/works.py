@@ -432,6 +432,8 @@ def write_works(
         except kube.KubeError as err:
             if check_mode and err.status == 404 and err.details.get("kind") == "namespaces":
                 return "created"  # the cluster's namespace is created by its registration
+            if err.status == 409:  # there already: what we planned from (a daemon's cache) lags behind the hub
+                return update(work)
             raise
         return "created"
 
