@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
-from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller, runtime, syncer
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller, runtime, store, syncer
 
 DEPLOYMENT = ("apps/v1", "Deployment")
 SYNCWORK = (api.API_VERSION, api.KIND_SYNCWORK)
@@ -69,7 +69,7 @@ def test_a_syncer_holds_status_writes_while_new_syncworks_wait_and_lets_them_go_
     work = _work("east", available=False)
     key = runtime.object_key(work)
     s.works.store.put(key, work)
-    s._statuses[key] = {**work["status"], "available": True}  # computed, not yet on the hub
+    s._statuses[key] = store.encode({**work["status"], "available": True})  # computed, not yet on the hub
     s.queue.add(("tmc-cluster-east", "deployment.shop.new"), urgent=True)  # a new SyncWork waits
 
     s._write_status(key)  # held: NoHub fails the test if it writes
