@@ -114,3 +114,22 @@ def test_no_write_waits_past_the_limit_and_none_waits_while_the_daemon_is_quiet(
             else:
                 assert hold.remaining(arg) == wait
     assert hold.held() == len(first_ask)
+
+
+def test_a_burst_is_count_events_within_seconds_and_ends_when_the_rate_drops():
+    clock = Clock()
+    burst = runtime.Burst(3, 2.0, clock=clock)
+    for _ in range(2):
+        burst.note()
+        clock.now += 0.5
+    assert not burst()  # two events: fewer than count
+    burst.note()
+    assert burst()  # three within 1.0 s
+    clock.now += 1.0
+    assert burst()  # the oldest of the three is 2.0 s old
+    clock.now += 0.01
+    assert not burst()  # over: no new event for a while
+    for _ in range(3):
+        burst.note()
+        clock.now += 1.5
+    assert not burst()  # three events, but spread over 3 s: a steady trickle is no burst

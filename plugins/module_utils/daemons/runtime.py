@@ -69,6 +69,10 @@ STATUS_BURST = 50
 # While a daemon has new desired states waiting, its status writes wait for them, each up to this
 # many seconds (StatusHold): spec first, then one write with the status as it has become.
 STATUS_HOLD = 30.0
+# A burst of new desired states: at least this many within this many seconds (10 a second). A syncer
+# that keeps up with them still holds its status writes during one (see Burst).
+BURST_COUNT = 20
+BURST_SECONDS = 2.0
 
 
 def _bool(text: str) -> bool:
@@ -717,6 +721,26 @@ class StatusPacer:
         """How many keys hold a slot."""
         with self._lock:
             return len(self._slots)
+
+
+class Burst:
+    """Whether events arrive in a burst: the last ``count`` of them within ``seconds`` of now.
+
+    A syncer that keeps up with a thousand new SyncWorks never has one waiting in its queue, yet the
+    hub that creates them is as busy as when it does; ``note()`` each new desired state, and the
+    burst is over ``seconds`` after the rate drops. ``clock`` is injectable for tests.
+    """
+
+    def __init__(self, count: int, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.seconds, self._clock = seconds, clock
+        self._times: collections.deque = collections.deque(maxlen=max(1, count))
+
+    def note(self) -> None:
+        self._times.append(self._clock())
+
+    def __call__(self) -> bool:
+        times = self._times
+        return len(times) == times.maxlen and self._clock() - times[0] <= self.seconds
 
 
 class StatusHold:
