@@ -724,23 +724,33 @@ class StatusPacer:
 
 
 class Burst:
-    """Whether events arrive in a burst: the last ``count`` of them within ``seconds`` of now.
+    """Whether events arrive in a burst: it begins when the last ``count`` of them came within
+    ``seconds``, and lasts until none has come for ``seconds`` (a burst whose rate wavers around the
+    threshold does not end and begin again at every gap).
 
     A syncer that keeps up with a thousand new SyncWorks never has one waiting in its queue, yet the
-    hub that creates them is as busy as when it does; ``note()`` each new desired state, and the
-    burst is over ``seconds`` after the rate drops. ``clock`` is injectable for tests.
+    hub that creates them is as busy as when it does: ``note()`` each new desired state. ``clock`` is
+    injectable for tests.
     """
 
     def __init__(self, count: int, seconds: float, clock: Callable[[], float] = time.monotonic):
         self.seconds, self._clock = seconds, clock
         self._times: collections.deque = collections.deque(maxlen=max(1, count))
+        self._on = False
 
     def note(self) -> None:
-        self._times.append(self._clock())
+        times = self._times
+        times.append(self._clock())
+        if len(times) == times.maxlen and times[-1] - times[0] <= self.seconds:
+            self._on = True
 
     def __call__(self) -> bool:
-        times = self._times
-        return len(times) == times.maxlen and self._clock() - times[0] <= self.seconds
+        times, now = self._times, self._clock()
+        if not times or now - times[-1] > self.seconds:
+            self._on = False
+        elif len(times) == times.maxlen and now - times[0] <= self.seconds:
+            self._on = True
+        return self._on
 
 
 class StatusHold:
@@ -754,12 +764,15 @@ class StatusHold:
     writes are not held (the status latency of a single change is unchanged).
 
     ``wait(key)`` says how long a write must still wait; ``release()`` hands back the held keys once
-    the daemon is no longer busy, to be written at once. ``clock`` is injectable for tests.
+    the daemon is no longer busy, to be written at once: a released key's next ``wait`` is 0.0 even
+    if the daemon is busy again by then (a daemon whose bursts come and go would otherwise hold a
+    write again and again, past the limit). ``clock`` is injectable for tests.
     """
 
     def __init__(self, limit: float, busy: Callable[[], bool], clock: Callable[[], float] = time.monotonic):
         self.limit, self.busy, self._clock = limit, busy, clock
         self._since: dict = {}  # held key -> when it was first held
+        self._released: set = set()  # keys let go by release(), not yet asked for again
         self._lock = threading.Lock()
 
     def wait(self, key) -> float:
@@ -768,6 +781,9 @@ class StatusHold:
             return 0.0
         now = self._clock()
         with self._lock:
+            if key in self._released:
+                self._released.discard(key)
+                return 0.0
             since = self._since.get(key)
             if not self.busy() or (since is not None and now - since >= self.limit):
                 self._since.pop(key, None)
@@ -790,12 +806,14 @@ class StatusHold:
             if not self._since or self.busy():
                 return []
             keys, self._since = list(self._since), {}
+            self._released.update(keys)
             return keys
 
     def forget(self, key) -> None:
         """``key`` will not be written (its object is gone)."""
         with self._lock:
             self._since.pop(key, None)
+            self._released.discard(key)
 
     def held(self) -> int:
         """How many keys are held."""
