@@ -85,28 +85,6 @@ def test_a_syncer_holds_status_writes_while_new_syncworks_wait_and_lets_them_go_
         s._write_status(key)  # no longer held: it goes to the hub
 
 
-def test_a_syncer_that_keeps_up_with_a_burst_of_new_syncworks_still_holds_status_until_it_ends():
-    args = syncer.parser().parse_args(["--cluster-name", "east"])
-    s = syncer.Syncer(NoHub(), NoHub(), "east", args, api.FeatureGates.from_overrides(), runtime.Metrics(False))
-    work = _work("east", available=False)
-    key = runtime.object_key(work)
-    s.works.store.put(key, work)
-    s._statuses[key] = store.encode({**work["status"], "available": True})
-    for i in range(runtime.BURST_COUNT):  # new SyncWorks arrive, each taken at once: the queue stays empty
-        arrived = _work("east", available=False)
-        arrived["metadata"]["name"] = f"deployment.shop.new-{i}"
-        s._on_work("ADDED", arrived, None)
-        s.queue.done(s.queue.get(timeout=0))
-    assert not s.queue.has_urgent()
-
-    s._write_status(key)  # held: NoHub fails the test if it writes
-
-    assert s.hold.held() == 1
-    s.arrivals._times.clear()  # the burst is over
-    s._release_held()
-    assert s.queue.get(timeout=0) == (syncer.STATUS, key)
-
-
 def _controller(source: dict, works: list) -> controller.Controller:
     c = controller.Controller.__new__(controller.Controller)
     c.hub = NoHub()

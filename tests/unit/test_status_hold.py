@@ -117,24 +117,3 @@ def test_no_write_waits_past_the_limit_and_none_waits_while_the_daemon_is_quiet(
             else:
                 assert hold.remaining(arg) == wait
     assert hold.held() == len(first_ask.keys() - released)
-
-
-def test_a_burst_begins_with_count_events_within_seconds_and_ends_after_seconds_without_one():
-    clock = Clock()
-    burst = runtime.Burst(3, 2.0, clock=clock)
-    for _ in range(3):
-        burst.note()
-        clock.now += 1.5
-    assert not burst()  # three events, but spread over 3 s: a steady trickle is no burst
-    burst.note()
-    clock.now += 0.5
-    burst.note()
-    assert burst()  # the last three within 2.0 s
-    clock.now += 1.9
-    burst.note()  # the rate wavers: fewer than three in the last 2 s, but the burst goes on
-    clock.now += 1.9
-    assert burst()
-    clock.now += 0.2
-    assert not burst()  # nothing for over 2 s: over
-    burst.note()
-    assert not burst()  # one event does not begin a new one

@@ -69,10 +69,6 @@ STATUS_BURST = 50
 # While a daemon has new desired states waiting, its status writes wait for them, each up to this
 # many seconds (StatusHold): spec first, then one write with the status as it has become.
 STATUS_HOLD = 30.0
-# A burst of new desired states: at least this many within this many seconds (10 a second). A syncer
-# that keeps up with them still holds its status writes during one (see Burst).
-BURST_COUNT = 20
-BURST_SECONDS = 2.0
 
 
 def _bool(text: str) -> bool:
@@ -721,36 +717,6 @@ class StatusPacer:
         """How many keys hold a slot."""
         with self._lock:
             return len(self._slots)
-
-
-class Burst:
-    """Whether events arrive in a burst: it begins when the last ``count`` of them came within
-    ``seconds``, and lasts until none has come for ``seconds`` (a burst whose rate wavers around the
-    threshold does not end and begin again at every gap).
-
-    A syncer that keeps up with a thousand new SyncWorks never has one waiting in its queue, yet the
-    hub that creates them is as busy as when it does: ``note()`` each new desired state. ``clock`` is
-    injectable for tests.
-    """
-
-    def __init__(self, count: int, seconds: float, clock: Callable[[], float] = time.monotonic):
-        self.seconds, self._clock = seconds, clock
-        self._times: collections.deque = collections.deque(maxlen=max(1, count))
-        self._on = False
-
-    def note(self) -> None:
-        times = self._times
-        times.append(self._clock())
-        if len(times) == times.maxlen and times[-1] - times[0] <= self.seconds:
-            self._on = True
-
-    def __call__(self) -> bool:
-        times, now = self._times, self._clock()
-        if not times or now - times[-1] > self.seconds:
-            self._on = False
-        elif len(times) == times.maxlen and now - times[0] <= self.seconds:
-            self._on = True
-        return self._on
 
 
 class StatusHold:

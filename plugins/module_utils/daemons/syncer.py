@@ -91,10 +91,8 @@ class Syncer:
         self._statuses: dict = {}  # SyncWork key -> status computed by its last pass, not yet on the hub
         self._written: dict = {}  # SyncWork key -> status this syncer wrote, until its watch shows it
         self.pacer = metrics.status_pacer("syncer", args)
-        # Spec first: while new SyncWorks (or spec changes) wait in the queue or arrive in a burst, status
-        # writes wait for them.
-        self.arrivals = runtime.Burst(runtime.BURST_COUNT, runtime.BURST_SECONDS)
-        self.hold = metrics.status_hold("syncer", args, busy=lambda: self.queue.has_urgent() or self.arrivals())
+        # Spec first: while new SyncWorks (or spec changes) wait in the queue, status writes wait for them.
+        self.hold = metrics.status_hold("syncer", args, busy=self.queue.has_urgent)
         self.last_heartbeat = 0.0
 
     # -- events
@@ -109,10 +107,7 @@ class Syncer:
                 self.owner[works.manifest_key(manifest)] = runtime.object_key(work)
             self._watch_kind(manifest["apiVersion"], manifest["kind"])
         # A new desired state goes before the status updates queued meanwhile.
-        new_spec = runtime.spec_changed(old, work)
-        if new_spec and event != "SYNC":
-            self.arrivals.note()
-        self.queue.add(runtime.object_key(work), urgent=new_spec)
+        self.queue.add(runtime.object_key(work), urgent=runtime.spec_changed(old, work))
 
     def _seen_status(self, event: str, work: dict) -> None:
         """Forget a status this syncer wrote once its watch shows it (or the SyncWork is gone):
@@ -271,7 +266,6 @@ class Syncer:
             if time.monotonic() >= next_capacity:
                 next_capacity = time.monotonic() + self.args.capacity_interval
                 self._report_capacity()
-            self._release_held()  # a burst may have ended with nothing left to handle
             self.stop.wait(self.args.heartbeat_interval)
 
     def _report_capacity(self) -> None:
