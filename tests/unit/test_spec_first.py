@@ -6,6 +6,7 @@ a held write must not reach the hub, and a write that is no longer held must try
 
 from __future__ import annotations
 
+import argparse
 import threading
 
 import pytest
@@ -132,4 +133,24 @@ def test_a_resync_is_not_a_change_that_holds_status():
     source = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}}
     c = _controller(source, [])
     c._on_source("SYNC", source, source)
-    assert not c._spec_waiting() and c._pending[("src", "shop")] == {SOURCE}
+    assert not c._spec_waiting() and c._pending == {("rsy", "shop"): {SOURCE}}
+
+
+def test_a_resync_goes_one_piece_at_a_time_and_changed_sources_go_between_its_pieces():
+    source = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}}
+    c = _controller(source, [])
+    c.args = argparse.Namespace(sources_per_pass=2)
+    passes = []
+    c._sync = lambda namespace, sources: passes.append(sorted(name for _v, _k, name in sources))
+    c.elector = None
+    for name in ("a", "b", "c", "d", "e"):
+        c._on_source("SYNC", {**source, "metadata": {"name": name, "namespace": "shop"}}, source)
+    c.handle(c.queue.get(timeout=0))  # the resync's first piece
+    c._on_source("MODIFIED", {**source, "metadata": {"name": "z", "namespace": "shop"}, "spec": {"x": 1}}, source)
+    c.queue.done(("rsy", "shop"))
+    while (key := c.queue.get(timeout=0)) is not None:
+        c.handle(key)
+        c.queue.done(key)
+    assert [len(p) for p in passes] == [2, 1, 2, 1]  # two of the resync, the changed source, then the rest
+    assert passes[1] == ["z"]
+    assert sorted(n for p in passes[:1] + passes[2:] for n in p) == ["a", "b", "c", "d", "e"]

@@ -183,7 +183,8 @@ class Controller:
         self.stop = threading.Event()
         self.queue = runtime.WorkQueue("controller", metrics, key_type=lambda key: key[0])
         self.threads: list[threading.Thread] = []
-        # Sources waiting for a per-namespace pass: ("src"|"agg", namespace) -> {(apiVersion, kind, name)}.
+        # Sources waiting for a per-namespace pass: ("src"|"rsy"|"agg", namespace) -> {(apiVersion, kind, name)}.
+        # "src": changed sources (urgent); "rsy": a resync's (looked at after them); "agg": their status.
         # One queue key per namespace batches a burst of changes into one pass.
         self._pending: dict[tuple[str, str], set] = {}
         self._pending_lock = threading.Lock()
@@ -315,10 +316,11 @@ class Controller:
             return  # status only: ours
         if obj["kind"] in DEPENDENCY_KINDS:
             self.queue.add(("ns", namespace))  # it may follow a workload (propagateDependencies)
+        elif event == "SYNC":  # a resync's: looked at, but seldom a new desired state, so after the changed ones
+            self._defer("rsy", namespace, (obj["apiVersion"], obj["kind"], obj["metadata"]["name"]))
         else:
-            if event != "SYNC":  # a resync's SYNC events are looked at, but they are seldom new desired states
-                with self._pending_lock:
-                    self._fresh.add(namespace)
+            with self._pending_lock:
+                self._fresh.add(namespace)
             self._defer("src", namespace, (obj["apiVersion"], obj["kind"], obj["metadata"]["name"]))
 
     def _on_syncwork(self, event: str, obj: dict, old) -> None:
@@ -345,14 +347,23 @@ class Controller:
             self._pending.setdefault((purpose, namespace), set()).add(source)
         if purpose == "src":
             self.queue.add((purpose, namespace), urgent=True)  # a new desired state goes first
+        elif purpose == "rsy":
+            self.queue.add((purpose, namespace))
         else:
             self.queue.add_after((purpose, namespace), AGGREGATE_WINDOW)
 
     @contextmanager
-    def _taken(self, purpose: str, namespace: str):
-        """The sources pending for a pass; put back when the pass fails, so that its retry has them."""
+    def _taken(self, purpose: str, namespace: str, limit: int | None = None):
+        """The sources pending for a pass (at most ``limit``: the rest wait for the key to come back);
+        put back when the pass fails, so that its retry has them."""
         with self._pending_lock:
             taken = self._pending.pop((purpose, namespace), set())
+            if limit is not None and len(taken) > limit:
+                rest, taken = taken, set()
+                while len(taken) < limit:
+                    taken.add(rest.pop())
+                self._pending[(purpose, namespace)] = rest
+                self.queue.add((purpose, namespace))
         try:
             yield taken
         except BaseException:
@@ -399,6 +410,11 @@ class Controller:
                     if sources:
                         self._sync(key[1], sources)
                 self._release_held()
+            elif kind == "rsy":
+                # One piece per key: the changed sources' passes (urgent) go between the pieces of a resync.
+                with self._taken("rsy", key[1], limit=self.args.sources_per_pass) as sources:
+                    if sources:
+                        self._sync(key[1], sources)
             elif kind == "agg":
                 with self._taken("agg", key[1]) as sources:
                     if sources:
