@@ -92,7 +92,7 @@ def _controller(source: dict, works: list) -> controller.Controller:
     c.gates = api.FeatureGates.from_overrides()
     c.queue = runtime.WorkQueue("controller-test", None, key_type=lambda key: key[0])
     c._pending, c._pending_lock = {}, threading.Lock()
-    c._fresh, c._fresh_running = set(), 0
+    c._src_running = 0
     c.namespaces = set()
     c._placement_namespaces = lambda: {"shop"}
     c.pacer = runtime.StatusPacer(0, 1)
@@ -118,7 +118,7 @@ def test_a_controller_holds_source_status_while_changed_sources_wait_and_lets_it
 
     assert c.hold.held() == 1 and c._pending[("agg", "shop")] == {SOURCE}
     assert c.queue.get(timeout=0) == ("src", "shop")  # only the pass of the changed source is ready
-    with c._fresh_pass("shop"):
+    with c._src_pass(), c._taken("src", "shop"):
         assert c._spec_waiting()  # its pass runs
         c._release_held()
         assert c.hold.held() == 1  # nothing goes while it runs

@@ -195,10 +195,9 @@ class Controller:
         self.evictions_held = False
         self.namespaces = set(runtime.split_list(args.namespaces))
         self.pacer = metrics.status_pacer("controller", args)  # source status writes
-        # Spec first: while changed sources wait for their SyncWorks (namespaces in _fresh, passes
-        # running over them counted in _fresh_running), source status writes wait for them.
-        self._fresh: set[str] = set()
-        self._fresh_running = 0
+        # Spec first: while changed sources wait for their SyncWorks (pending "src", or passes over them
+        # running, counted in _src_running), source status writes wait for them.
+        self._src_running = 0
         self.hold = metrics.status_hold("controller", args, busy=self._spec_waiting)
         # The placements' summaries, kept by the SyncWork watch: a summary pass reads counters, not SyncWorks.
         self.summaries = status.SummaryCounts()
@@ -319,8 +318,6 @@ class Controller:
         elif event == "SYNC":  # a resync's: looked at, but seldom a new desired state, so after the changed ones
             self._defer("rsy", namespace, (obj["apiVersion"], obj["kind"], obj["metadata"]["name"]))
         else:
-            with self._pending_lock:
-                self._fresh.add(namespace)
             self._defer("src", namespace, (obj["apiVersion"], obj["kind"], obj["metadata"]["name"]))
 
     def _on_syncwork(self, event: str, obj: dict, old) -> None:
@@ -374,20 +371,18 @@ class Controller:
     def _spec_waiting(self) -> bool:
         """Whether changed sources wait for their SyncWorks (or a pass writes them now)."""
         with self._pending_lock:
-            return bool(self._fresh) or self._fresh_running > 0
+            return self._src_running > 0 or any(s for (purpose, _ns), s in self._pending.items() if purpose == "src")
 
     @contextmanager
-    def _fresh_pass(self, namespace: str):
-        """A pass over a namespace's pending sources: its changed sources are being written."""
+    def _src_pass(self):
+        """A pass over changed sources is running (counted from before it takes them)."""
         with self._pending_lock:
-            fresh = namespace in self._fresh
-            self._fresh.discard(namespace)
-            self._fresh_running += fresh
+            self._src_running += 1
         try:
             yield
         finally:
             with self._pending_lock:
-                self._fresh_running -= fresh
+                self._src_running -= 1
 
     def _release_held(self) -> None:
         """Once no changed source waits, the status writes held for them go (see ``StatusHold``)."""
@@ -406,7 +401,7 @@ class Controller:
             elif kind == "ns":
                 self._sync(key[1], None)
             elif kind == "src":
-                with self._fresh_pass(key[1]), self._taken("src", key[1]) as sources:
+                with self._src_pass(), self._taken("src", key[1]) as sources:
                     if sources:
                         self._sync(key[1], sources)
                 self._release_held()
