@@ -19,32 +19,10 @@ import pytest
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller, runtime, syncer
 
+from .daemon_doubles import NoHub, cache
+
 DEPLOYMENT = ("apps/v1", "Deployment")
 SYNCWORK = (api.API_VERSION, api.KIND_SYNCWORK)
-
-
-class NoHub:
-    """A client that must not be used: every attribute read fails the test."""
-
-    def __getattr__(self, name):
-        raise AssertionError(f"the hub was called ({name}) although the kind has a cache")
-
-
-def _reflector(api_version: str, kind: str, objects=(), synced: bool = True) -> runtime.Reflector:
-    """A cache (never started: no watch) holding ``objects``."""
-    reflector = runtime.Reflector(
-        NoHub(),
-        api_version,
-        kind,
-        handler=lambda *_: None,
-        stop=threading.Event(),
-        indexers=controller.INDEXERS.get((api_version, kind)),
-    )
-    for obj in objects:
-        reflector.store.put(runtime.object_key(obj), obj)
-    if synced:
-        reflector.synced.set()
-    return reflector
 
 
 def _deployment(name: str) -> dict:
@@ -71,8 +49,8 @@ def test_a_filled_cache_answers_reads_without_the_hub():
     hub = controller.CachedHub(
         NoHub(),
         {
-            DEPLOYMENT: _reflector(*DEPLOYMENT, [_deployment("web"), _deployment("api")]),
-            SYNCWORK: _reflector(*SYNCWORK, [_work("web", "east"), _work("web", "west")]),
+            DEPLOYMENT: cache(*DEPLOYMENT, [_deployment("web"), _deployment("api")]),
+            SYNCWORK: cache(*SYNCWORK, [_work("web", "east"), _work("web", "west")]),
         },
     )
     assert sorted(d["metadata"]["name"] for d in hub.list(*DEPLOYMENT, namespace="shop")) == ["api", "web"]
@@ -97,8 +75,8 @@ def test_a_cache_on_its_first_list_is_waited_for_not_read_nor_replaced_by_the_hu
     hub = controller.CachedHub(
         NoHub(),
         {
-            DEPLOYMENT: _reflector(*DEPLOYMENT, [_deployment("web")], synced=False),
-            SYNCWORK: _reflector(*SYNCWORK, [_work("web", "east")], synced=False),
+            DEPLOYMENT: cache(*DEPLOYMENT, [_deployment("web")], synced=False),
+            SYNCWORK: cache(*SYNCWORK, [_work("web", "east")], synced=False),
         },
     )
     with pytest.raises(runtime.CacheNotSynced) as caught:
@@ -125,9 +103,9 @@ def test_a_full_pass_waits_for_the_caches_of_the_kinds_it_places():
         "spec": {"resources": [{"group": "apps", "kind": "Deployment"}]},
     }
     reflectors = {
-        (api.API_VERSION, api.KIND_PLACEMENT): _reflector(api.API_VERSION, api.KIND_PLACEMENT, [placement]),
-        DEPLOYMENT: _reflector(*DEPLOYMENT, [_deployment("web")], synced=False),
-        SYNCWORK: _reflector(*SYNCWORK),
+        (api.API_VERSION, api.KIND_PLACEMENT): cache(api.API_VERSION, api.KIND_PLACEMENT, [placement]),
+        DEPLOYMENT: cache(*DEPLOYMENT, [_deployment("web")], synced=False),
+        SYNCWORK: cache(*SYNCWORK),
     }
     c = _bare_controller(reflectors)
     with pytest.raises(runtime.CacheNotSynced):
@@ -159,7 +137,7 @@ def test_a_key_that_waits_for_a_cache_comes_back_after_the_cache_retry_not_the_b
 
 def test_a_syncer_waits_for_its_member_cache_instead_of_listing_the_kind_per_syncwork():
     s = syncer.Syncer.__new__(syncer.Syncer)
-    s.downstream = {DEPLOYMENT: _reflector(*DEPLOYMENT, [_deployment("web")], synced=False)}
+    s.downstream = {DEPLOYMENT: cache(*DEPLOYMENT, [_deployment("web")], synced=False)}
     work = {"spec": {"manifest": _deployment("web")}}
     with pytest.raises(runtime.CacheNotSynced):
         s._live(work)

@@ -14,31 +14,11 @@ import pytest
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller, runtime, store, syncer
 
+from .daemon_doubles import NoHub, cache
+
 DEPLOYMENT = ("apps/v1", "Deployment")
 SYNCWORK = (api.API_VERSION, api.KIND_SYNCWORK)
 SOURCE = ("apps/v1", "Deployment", "web")
-
-
-class NoHub:
-    """A client that must not be used: every attribute read fails the test."""
-
-    def __getattr__(self, name):
-        raise AssertionError(f"the hub was called ({name})")
-
-
-def _reflector(api_version: str, kind: str, objects=()) -> runtime.Reflector:
-    reflector = runtime.Reflector(
-        NoHub(),
-        api_version,
-        kind,
-        handler=lambda *_: None,
-        stop=threading.Event(),
-        indexers=controller.INDEXERS.get((api_version, kind)),
-    )
-    for obj in objects:
-        reflector.store.put(runtime.object_key(obj), obj)
-    reflector.synced.set()
-    return reflector
 
 
 def _work(cluster: str, available: bool) -> dict:
@@ -75,13 +55,13 @@ def test_a_syncer_holds_status_writes_while_new_syncworks_wait_and_lets_them_go_
 
     s._write_status(key)  # held: NoHub fails the test if it writes
 
-    assert s.hold.held() == 1 and key in s._statuses
+    assert s.pacer.hold.held() == 1 and key in s._statuses
     new_work = s.queue.get(timeout=0)
     s.queue.done(new_work)
     assert s.queue.get(timeout=0) is None  # the held write waits for its hold (30 s), not queued now
     s._release_held()  # what handling the new SyncWork does first
     assert s.queue.get(timeout=0) == (syncer.STATUS, key)
-    assert s.hold.held() == 0
+    assert s.pacer.hold.held() == 0
     with pytest.raises(AssertionError, match="the hub was called"):
         s._write_status(key)  # no longer held: it goes to the hub
 
@@ -95,10 +75,9 @@ def _controller(source: dict, works: list) -> controller.Controller:
     c._src_running = 0
     c.namespaces = set()
     c._placement_namespaces = lambda: {"shop"}
-    c.pacer = runtime.StatusPacer(0, 1)
-    c.hold = runtime.StatusHold(30.0, c._spec_waiting)
+    c.pacer = runtime.StatusPacer(0, 1, hold=runtime.StatusHold(30.0, c._spec_waiting))
     c.cached = controller.CachedHub(
-        NoHub(), {DEPLOYMENT: _reflector(*DEPLOYMENT, [source]), SYNCWORK: _reflector(*SYNCWORK, works)}
+        NoHub(), {DEPLOYMENT: cache(*DEPLOYMENT, [source]), SYNCWORK: cache(*SYNCWORK, works)}
     )
     return c
 
@@ -116,12 +95,12 @@ def test_a_controller_holds_source_status_while_changed_sources_wait_and_lets_it
 
     c._aggregate("shop", {SOURCE})  # held: NoHub fails the test if it writes
 
-    assert c.hold.held() == 1 and c._pending[("agg", "shop")] == {SOURCE}
+    assert c.pacer.hold.held() == 1 and c._pending[("agg", "shop")] == {SOURCE}
     assert c.queue.get(timeout=0) == ("src", "shop")  # only the pass of the changed source is ready
     with c._src_pass(), c._taken("src", "shop"):
         assert c._spec_waiting()  # its pass runs
         c._release_held()
-        assert c.hold.held() == 1  # nothing goes while it runs
+        assert c.pacer.hold.held() == 1  # nothing goes while it runs
     assert not c._spec_waiting()
     c._release_held()
     assert c.queue.get(timeout=0) == ("agg", "shop")

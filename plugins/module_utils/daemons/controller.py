@@ -194,11 +194,10 @@ class Controller:
         self.thresholds = health.Thresholds(args.heartbeat_threshold, args.eviction_timeout)
         self.evictions_held = False
         self.namespaces = set(runtime.split_list(args.namespaces))
-        self.pacer = metrics.status_pacer("controller", args)  # source status writes
-        # Spec first: while changed sources wait for their SyncWorks (pending "src", or passes over them
-        # running, counted in _src_running), source status writes wait for them.
+        # Source status writes. Spec first: while changed sources wait for their SyncWorks (pending "src",
+        # or passes over them running, counted in _src_running), they wait for them.
         self._src_running = 0
-        self.hold = metrics.status_hold("controller", args, busy=self._spec_waiting)
+        self.pacer = metrics.status_pacer("controller", args, busy=self._spec_waiting)
         # The placements' summaries, kept by the SyncWork watch: a summary pass reads counters, not SyncWorks.
         self.summaries = status.SummaryCounts()
         self._summaries_lock = threading.Lock()
@@ -386,7 +385,7 @@ class Controller:
 
     def _release_held(self) -> None:
         """Once no changed source waits, the status writes held for them go (see ``StatusHold``)."""
-        for namespace in {namespace for namespace, _source in self.hold.release()}:
+        for namespace in {namespace for namespace, _source in self.pacer.release()}:
             self.queue.add(("agg", namespace))
 
     # -- handling keys
@@ -516,7 +515,7 @@ class Controller:
         """
         waits = {}  # source -> seconds to its slot, or to the end of its hold
         for key in only_sources:
-            wait = max(self.pacer.held((namespace, key)), self.hold.remaining((namespace, key)))
+            wait = self.pacer.held((namespace, key))
             if wait > 0:
                 waits[key] = wait
         due = only_sources - waits.keys()
@@ -526,13 +525,12 @@ class Controller:
             source = self.cached.get(api_version, kind, name, namespace)
             if source is None:
                 self.pacer.forget((namespace, (api_version, kind, name)))
-                self.hold.forget((namespace, (api_version, kind, name)))
             else:
                 plan.sources[(api_version, kind, name)] = source
                 current += self.cached.works_of(namespace, (api_version, kind, name))
 
         def defer(source: tuple) -> bool:
-            wait = self.hold.wait((namespace, source)) or self.pacer.wait((namespace, source))
+            wait = self.pacer.wait((namespace, source))
             if wait > 0:
                 waits[source] = wait
             return wait > 0

@@ -131,8 +131,7 @@ def common_flags(parser: argparse.ArgumentParser) -> None:
         "--status-hold",
         type=float,
         default=STATUS_HOLD,
-        help="while new desired states wait, status writes wait for them, each up to this many seconds "
-        "(0: never held)",
+        help="while new desired states wait, status writes wait for them, each up to this many seconds (0: never held)",
     )
 
 
@@ -312,20 +311,16 @@ class Metrics:
 
         return observe
 
-    def status_pacer(self, daemon: str, args: argparse.Namespace) -> StatusPacer:
-        """The daemon's pacer of hub status writes (``--status-qps``/``--status-burst``), measured."""
-        if not self.enabled:
-            return StatusPacer(args.status_qps, args.status_burst)
-        pacer = StatusPacer(args.status_qps, args.status_burst, on_slot=self.status_paced.labels(daemon).inc)
-        self.status_waiting.labels(daemon).set_function(pacer.waiting)
-        return pacer
-
-    def status_hold(self, daemon: str, args: argparse.Namespace, busy: Callable[[], bool]) -> StatusHold:
-        """The daemon's hold of hub status writes while ``busy()`` (``--status-hold``), measured."""
+    def status_pacer(self, daemon: str, args: argparse.Namespace, busy: Callable[[], bool]) -> StatusPacer:
+        """The daemon's pacer of hub status writes (``--status-qps``/``--status-burst``), holding them
+        while ``busy()`` (``--status-hold``), measured."""
         hold = StatusHold(args.status_hold, busy)
-        if self.enabled:
-            self.status_held.labels(daemon).set_function(hold.held)
-        return hold
+        if not self.enabled:
+            return StatusPacer(args.status_qps, args.status_burst, hold=hold)
+        pacer = StatusPacer(args.status_qps, args.status_burst, on_slot=self.status_paced.labels(daemon).inc, hold=hold)
+        self.status_waiting.labels(daemon).set_function(pacer.waiting)
+        self.status_held.labels(daemon).set_function(hold.held)
+        return pacer
 
     def watch_breaker(self, server: str, breaker: kube.CircuitBreaker) -> None:
         if self.enabled:
@@ -661,7 +656,8 @@ class StatusPacer:
     slot, so a key waits once, however often it is asked for meanwhile, and is then written once.
 
     ``rate`` 0 or less: no limit. ``on_slot`` is called for every slot given (a metric);
-    ``clock`` is injectable for tests.
+    ``clock`` is injectable for tests. ``hold``: a ``StatusHold`` asked first (spec first); a held
+    write waits for it, not for a slot.
     """
 
     def __init__(
@@ -670,8 +666,10 @@ class StatusPacer:
         burst: int,
         on_slot: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        hold: StatusHold | None = None,
     ):
         self.rate, self.burst = rate, max(1, int(burst))
+        self.hold = hold if hold is not None else StatusHold(0.0, lambda: False)  # limit 0: never holds
         self._on_slot = on_slot
         self._clock = clock
         self._tokens = float(self.burst)
@@ -680,9 +678,11 @@ class StatusPacer:
         self._lock = threading.Lock()
 
     def wait(self, key) -> float:
-        """Seconds ``key``'s write must wait; 0.0: write it now (its token is taken)."""
-        if self.rate <= 0:
-            return 0.0
+        """Seconds ``key``'s write must wait (for its hold, or for its slot); 0.0: write it now (its
+        token is taken)."""
+        held = self.hold.wait(key)
+        if held > 0 or self.rate <= 0:
+            return held
         with self._lock:
             now = self._clock()
             slot = self._slots.get(key)
@@ -703,15 +703,22 @@ class StatusPacer:
         return delay
 
     def held(self, key) -> float:
-        """Seconds left to ``key``'s slot (0.0: it has none, or its time has come); takes nothing."""
+        """Seconds left to ``key``'s slot or of its hold (0.0: neither, or their time has come); takes
+        nothing."""
         with self._lock:
             slot = self._slots.get(key)
-            return 0.0 if slot is None else max(0.0, slot - self._clock())
+            left = 0.0 if slot is None else max(0.0, slot - self._clock())
+        return max(left, self.hold.remaining(key))
+
+    def release(self) -> list:
+        """The keys held for new desired states, once there are none (``StatusHold.release``)."""
+        return self.hold.release()
 
     def forget(self, key) -> None:
-        """``key`` will not be written (its object is gone): drop its slot."""
+        """``key`` will not be written (its object is gone): drop its slot and its hold."""
         with self._lock:
             self._slots.pop(key, None)
+        self.hold.forget(key)
 
     def waiting(self) -> int:
         """How many keys hold a slot."""

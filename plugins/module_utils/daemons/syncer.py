@@ -90,9 +90,8 @@ class Syncer:
         # wait, thousands of statuses can wait for their write.
         self._statuses: dict = {}  # SyncWork key -> status computed by its last pass, not yet on the hub
         self._written: dict = {}  # SyncWork key -> status this syncer wrote, until its watch shows it
-        self.pacer = metrics.status_pacer("syncer", args)
         # Spec first: while new SyncWorks (or spec changes) wait in the queue, status writes wait for them.
-        self.hold = metrics.status_hold("syncer", args, busy=self.queue.has_urgent)
+        self.pacer = metrics.status_pacer("syncer", args, busy=self.queue.has_urgent)
         self.last_heartbeat = 0.0
 
     # -- events
@@ -208,9 +207,8 @@ class Syncer:
             new = None
         if new is None:
             self.pacer.forget(key)
-            self.hold.forget(key)
             return
-        wait = self.hold.wait(key) or self.pacer.wait(key)
+        wait = self.pacer.wait(key)
         if wait > 0:
             self.queue.add_after((STATUS, key), wait)
             return
@@ -231,7 +229,7 @@ class Syncer:
 
     def _release_held(self) -> None:
         """Once no new desired state waits, the status writes held for them go (see ``StatusHold``)."""
-        for key in self.hold.release():
+        for key in self.pacer.release():
             self.queue.add((STATUS, key))
 
     def _count(self, work: dict, report: works.MemberReport, seconds: float) -> None:
