@@ -599,6 +599,7 @@ class SummaryCounts:
         self._clusters: dict = {}  # group -> cluster -> [workloads, applied, available, degraded]
         self._kinds: dict = {}  # group -> kind -> [workloads, applied, available, degraded]
         self._groups: dict = {}  # each group tuple once
+        self._shared: dict = {}  # each distinct row once: 30,000 SyncWorks make a few dozen rows
 
     def update(self, key, group, work: Mapping | None) -> None:
         """``work`` is the SyncWork ``key`` now (None: gone); it counts under ``group``."""
@@ -610,6 +611,7 @@ class SummaryCounts:
         # Rows share their strings and group tuples: tens of thousands of them name a few of each.
         group = self._groups.setdefault(group, group)
         row = (group, _interned(_work_cluster(work)), _interned(_work_kind(work)), *work_state(work))
+        row = self._shared.setdefault(row, row)
         self._rows[key] = row
         self._add(row, 1)
 
@@ -628,6 +630,8 @@ class SummaryCounts:
                     del table[group]
                     if table is self._kinds:  # the group's last row is gone
                         self._groups.pop(group, None)
+                        for gone in [r for r in self._shared if r[0] == group]:
+                            del self._shared[gone]
 
     def summarize(self, group) -> dict:
         """What ``summarize`` returns for the group's SyncWorks."""

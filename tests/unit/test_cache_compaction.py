@@ -55,10 +55,29 @@ def test_a_compacted_syncwork_differs_from_a_desired_one_exactly_when_the_full_o
 
 def test_compaction_keeps_what_the_controller_reads():
     full = _work({"cluster": "m1", "placement": "p", "source": {"kind": "Deployment", "name": "a"}, "manifest": {}})
+    full["metadata"].update(
+        {
+            "uid": "9d3c",
+            "creationTimestamp": "2026-11-24T08:00:00Z",
+            "annotations": {"tmc.kcp.io/manifest-hash": "ab12"},
+            "generation": 2,
+            "resourceVersion": "7",
+            "deletionTimestamp": "2026-11-24T08:01:00Z",
+            "finalizers": ["tmc.kcp.io/syncer"],
+        }
+    )
     compacted = works.compact_work(copy.deepcopy(full))
     assert works.source_of(compacted) == works.source_of(full)
     assert compacted["spec"]["cluster"] == "m1" and compacted["status"] == full["status"]
-    assert compacted["metadata"] == full["metadata"]
+    assert compacted["metadata"] == {
+        "name": "w",
+        "namespace": "tmc-cluster-m1",
+        "labels": {"l": "1"},
+        "generation": 2,
+        "resourceVersion": "7",
+        "deletionTimestamp": "2026-11-24T08:01:00Z",
+        "finalizers": ["tmc.kcp.io/syncer"],
+    }
 
 
 conditions = st.lists(

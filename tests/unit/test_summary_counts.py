@@ -67,3 +67,24 @@ def test_a_group_with_nothing_left_summarizes_empty():
     ]
     counts.update(("tmc-cluster-east", "a"), ("ns", "p"), None)
     assert counts.summarize(("ns", "p")) == {"summary": [], "kinds": []}
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=events)
+def test_rows_are_shared_and_forgotten_with_their_group(events):
+    """Thousands of SyncWorks in one state keep one row between them, and a group that is gone keeps none."""
+    counts = status.SummaryCounts()
+    for group, work, gone in events:
+        key = (work["metadata"]["namespace"], work["metadata"]["name"])
+        counts.update(key, group, None if gone else work)
+        live = list(counts._rows.values())
+        assert len({id(row) for row in live}) == len(set(live))  # equal rows are one object
+        assert {row[0] for row in counts._shared} <= {row[0] for row in live}
+
+
+def test_many_syncworks_in_one_state_share_one_row():
+    counts = status.SummaryCounts()
+    for i in range(100):
+        work = syncwork(f"w{i}", "east", "Deployment", True, True, False, 1, 1, False)
+        counts.update(("tmc-cluster-east", f"w{i}"), ("ns", "p"), work)
+    assert len({id(row) for row in counts._rows.values()}) == 1

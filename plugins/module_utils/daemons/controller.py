@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from typing import Union
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, render, status
-from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime, store
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.runtime import log
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, works
 
@@ -324,7 +324,7 @@ class Controller:
         namespace = labels.get(render.LABEL_SOURCE_NAMESPACE)
         with self._summaries_lock:
             self.summaries.update(
-                runtime.object_key(obj),
+                store.shared(runtime.object_key(obj)),  # the cache's strings, not 30,000 copies of its own
                 (namespace, (obj.get("spec") or {}).get("placement")),
                 None if event == "DELETED" else obj,
             )
@@ -339,6 +339,7 @@ class Controller:
         self._defer("agg", namespace, works.source_of(obj))
 
     def _defer(self, purpose: str, namespace: str, source: tuple) -> None:
+        source = store.shared(source)  # thousands wait at once: their names are the caches' strings
         with self._pending_lock:
             self._pending.setdefault((purpose, namespace), set()).add(source)
         if purpose == "src":

@@ -184,13 +184,21 @@ SPEC_DIGEST = "tmc.specDigest"
 
 # What the controller reads of a SyncWork's status: the summaries (work_state) and the aggregation.
 KEPT_STATUS = ("applied", "available", "observedGeneration", "downstreamStatus")
+# Metadata the controller never reads back from a cached SyncWork: it writes SyncWorks from its plan,
+# deletes them by name, and compares labels and the spec digest only. The uid and the manifest hash
+# annotation alone cost about 70 of the 280 bytes a cached SyncWork takes.
+DROPPED_METADATA = ("annotations", "uid", "creationTimestamp")
 
 
 def compact_work(work: dict) -> dict:
     """A SyncWork as the controller caches it: the manifest (most of its size) replaced by the
     digest of the whole spec, which is all that comparing it with a desired SyncWork needs; of its
-    status only what the summaries and the aggregation read (``KEPT_STATUS`` and whether it is
-    Degraded)."""
+    metadata all but ``DROPPED_METADATA``; of its status only what the summaries and the
+    aggregation read (``KEPT_STATUS`` and whether it is Degraded)."""
+    meta = work.get("metadata")
+    if isinstance(meta, dict):
+        for key in DROPPED_METADATA:
+            meta.pop(key, None)
     spec = work.get("spec")
     if isinstance(spec, dict) and "manifest" in spec:
         work["spec"] = {k: v for k, v in spec.items() if k != "manifest"}
