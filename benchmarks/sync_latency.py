@@ -1688,9 +1688,21 @@ def run(args: argparse.Namespace) -> dict:
                 log(f"hub: stopping the private hub {hub_bed.dir}")
                 stop_private_hub(hub_bed)
         if failed:
+            forget_credentials(work)
             log(f"daemon logs kept in {logs}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def forget_credentials(work: Path) -> None:
+    """What a failed run keeps for a look (logs, playbooks), without the kubeconfigs it wrote: their
+    tokens are the syncers' and the controller's."""
+    for path in work.glob("*.kubeconfig"):
+        path.unlink(missing_ok=True)
+
+
+def _stop_on_sigterm(_signum, _frame) -> None:
+    raise SystemExit(143)  # unwinds through run()'s clean-up: daemons stopped, testbed down, credentials gone
 
 
 def _cleanup(hub, members, cluster_names, ns, raw_ns, owns_clusters, rbac_made, hub_ns_made) -> None:
@@ -1766,6 +1778,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rss-interval must be positive and --steady-seconds not negative")
     _import_engine()
     from hack.testbed import TestbedError
+
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
     try:
         result = run(args)
