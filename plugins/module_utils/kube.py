@@ -347,9 +347,10 @@ def _tls_reason(err: BaseException) -> str:
     return type(err).__name__
 
 
-def make_transport(cfg: ClientConfig) -> Transport:
+def make_transport(cfg: ClientConfig, maxsize: int = POOL_MAXSIZE) -> Transport:
+    """A transport of its own for ``cfg``; its pool keeps up to ``maxsize`` idle connections."""
     connection, credentials = _resolve(cfg)
-    return Transport(connection, credentials)
+    return Transport(connection, credentials, maxsize)
 
 
 _POOL: dict[str, Kube] = {}

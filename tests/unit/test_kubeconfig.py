@@ -555,3 +555,13 @@ def test_in_cluster_config_reads_the_service_account_token_file_again_later(pki,
     (tmp_path / "token").write_text("rotated-token")
     source.invalidate()  # as after a 401; otherwise within a minute
     assert source.current().token == "rotated-token"
+
+
+def test_a_daemon_client_keeps_a_connection_for_each_watch_and_parallel_write():
+    from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
+
+    client = runtime.daemon_client(
+        kube.ClientConfig(host="http://127.0.0.1:1", api_key=TOKEN), "hub", runtime.Metrics(False)
+    )
+    pool = client.transport._pool
+    assert pool.connection_pool_kw["maxsize"] == runtime.DAEMON_POOL_MAXSIZE > kube.POOL_MAXSIZE
