@@ -185,8 +185,8 @@ SPEC_DIGEST = "tmc.specDigest"
 # What the controller reads of a SyncWork's status: the summaries (work_state) and the aggregation.
 KEPT_STATUS = ("applied", "available", "observedGeneration", "downstreamStatus")
 # Metadata the controller never reads back from a cached SyncWork: it writes SyncWorks from its plan,
-# deletes them by name, and compares labels and the spec digest only. The uid and the manifest hash
-# annotation alone cost about 70 of the 280 bytes a cached SyncWork takes.
+# deletes them by name, and compares labels and the spec digest only. Without them a cached SyncWork
+# takes 179 bytes instead of 261 (make bench-cache).
 DROPPED_METADATA = ("annotations", "uid", "creationTimestamp")
 
 
