@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -598,7 +597,6 @@ class SummaryCounts:
         self._rows: dict = {}  # key -> (group, cluster, kind, applied, available, degraded)
         self._clusters: dict = {}  # group -> cluster -> [workloads, applied, available, degraded]
         self._kinds: dict = {}  # group -> kind -> [workloads, applied, available, degraded]
-        self._groups: dict = {}  # each group tuple once
         self._shared: dict = {}  # each distinct row once: 30,000 SyncWorks make a few dozen rows
 
     def update(self, key, group, work: Mapping | None) -> None:
@@ -608,10 +606,8 @@ class SummaryCounts:
             self._add(old, -1)
         if not isinstance(work, Mapping) or (work.get("metadata") or {}).get("deletionTimestamp"):
             return
-        # Rows share their strings and group tuples: tens of thousands of them name a few of each.
-        group = self._groups.setdefault(group, group)
-        row = (group, _interned(_work_cluster(work)), _interned(_work_kind(work)), *work_state(work))
-        row = self._shared.setdefault(row, row)
+        row = (group, _work_cluster(work), _work_kind(work), *work_state(work))
+        row = self._shared.setdefault(row, row)  # tens of thousands of SyncWorks, a few distinct rows
         self._rows[key] = row
         self._add(row, 1)
 
@@ -629,7 +625,6 @@ class SummaryCounts:
                 if not per_group:
                     del table[group]
                     if table is self._kinds:  # the group's last row is gone
-                        self._groups.pop(group, None)
                         for gone in [r for r in self._shared if r[0] == group]:
                             del self._shared[gone]
 
@@ -646,10 +641,6 @@ class SummaryCounts:
                 for k, n in sorted(kinds.items())
             ],
         }
-
-
-def _interned(value):
-    return sys.intern(value) if isinstance(value, str) else value
 
 
 def summarize(syncworks: Iterable[Mapping]) -> dict:
