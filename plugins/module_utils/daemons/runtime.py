@@ -315,11 +315,11 @@ class Metrics:
         """The daemon's pacer of hub status writes (``--status-qps``/``--status-burst``), holding them
         while ``busy()`` (``--status-hold``), measured."""
         hold = StatusHold(args.status_hold, busy)
-        if not self.enabled:
-            return StatusPacer(args.status_qps, args.status_burst, hold=hold)
-        pacer = StatusPacer(args.status_qps, args.status_burst, on_slot=self.status_paced.labels(daemon).inc, hold=hold)
-        self.status_waiting.labels(daemon).set_function(pacer.waiting)
-        self.status_held.labels(daemon).set_function(hold.held)
+        on_slot = self.status_paced.labels(daemon).inc if self.enabled else None
+        pacer = StatusPacer(args.status_qps, args.status_burst, on_slot=on_slot, hold=hold)
+        if self.enabled:
+            self.status_waiting.labels(daemon).set_function(pacer.waiting)
+            self.status_held.labels(daemon).set_function(hold.held)
         return pacer
 
     def watch_breaker(self, server: str, breaker: kube.CircuitBreaker) -> None:
