@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, cel_predicates
+from ansible_collections.tmc.multicluster.plugins.module_utils import api
 from ansible_collections.tmc.multicluster.plugins.module_utils import placement as P
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel as cel_predicates
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
