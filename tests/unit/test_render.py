@@ -643,8 +643,8 @@ def test_merge_patch_must_be_an_object():
 @pytest.mark.parametrize(
     "ops, index, message",
     [
-        ([{"op": "add", "path": "/metadata/labels/x", "value": 1}, {"op": "remove", "path": "/nope"}], 1, "not exist"),
-        ([{"op": "replace", "path": "/spec/nope", "value": 1}], 0, "does not exist"),
+        ([{"op": "add", "path": "/metadata/labels/x", "value": 1}, {"op": "remove", "path": "/nope"}], 1, "non-exist"),
+        ([{"op": "replace", "path": "/spec/nope", "value": 1}], 0, "non-existent"),
         ([{"op": "frobnicate", "path": "/spec"}], 0, "is not one of"),
         ([{"path": "/spec"}], 0, "is not one of"),
         ([{"op": "add", "path": "/spec/x"}], 0, "needs 'value'"),
@@ -653,10 +653,10 @@ def test_merge_patch_must_be_an_object():
         ([{"op": "copy", "from": "/nope", "path": "/spec/x"}], 0, "does not exist"),
         ([{"op": "add", "path": "spec/x", "value": 1}], 0, "must be empty or start with '/'"),
         ([{"op": "add", "path": "/metadata/labels/a~2b", "value": 1}], 0, "'~' must be followed by 0 or 1"),
-        ([{"op": "add", "path": "/spec/template/spec/containers/9", "value": {}}], 0, "out of range"),
+        ([{"op": "add", "path": "/spec/template/spec/containers/9", "value": {}}], 0, "outside of list"),
         ([{"op": "add", "path": "/spec/template/spec/containers/01", "value": {}}], 0, "not an array index"),
         ([{"op": "remove", "path": "/spec/template/spec/containers/-"}], 0, "only be the target of add"),
-        ([{"op": "replace", "path": "/spec/template/spec/containers/2", "value": {}}], 0, "out of range"),
+        ([{"op": "replace", "path": "/spec/template/spec/containers/2", "value": {}}], 0, "outside of list"),
         ([{"op": "add", "path": "/spec/replicas/x", "value": 1}], 0, "not an object or array"),
         ([{"op": "test", "path": "/spec/replicas", "value": 4}], 0, "test failed"),
         ([{"op": "test", "path": "/spec/replicas", "value": "3"}], 0, "test failed"),

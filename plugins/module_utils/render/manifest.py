@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to tmc.multicluster
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""render_manifest: a hub source object + a replica share + overrides -> one cluster's manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import api
+from ansible_collections.tmc.multicluster.plugins.module_utils.render import inputs, strip
+from ansible_collections.tmc.multicluster.plugins.module_utils.render.overrides import apply_override, override_matches
+
+# Kinds whose spec.replicas is the replica count a Divided decision sets.
+_REPLICA_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
+
+
+def _set_replicas(manifest: dict, replicas: Any) -> None:
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+        raise api.SpecError("replicas", f"{replicas!r} is not a replica count (an integer >= 0)")
+    spec = manifest.get("spec")
+    if manifest.get("kind") in _REPLICA_KINDS or (isinstance(spec, dict) and "replicas" in spec):
+        if not isinstance(spec, dict):
+            spec = manifest["spec"] = {}
+        spec["replicas"] = replicas
+
+
+def render_manifest(
+    source: Mapping,
+    cluster: str,
+    replicas: int | None = None,
+    overrides: Iterable[Mapping] | None = (),
+    cluster_labels: Mapping[str, str] | None = None,
+) -> dict:
+    """The manifest to apply on one member cluster.
+
+    1. strip_server_fields(source);
+    2. spec.replicas = replicas, when given and the kind has a replica count (Divided);
+    3. every override matching the cluster, in list order (see apply_override); errors
+       name ``spec.overrides[i]...``;
+    4. labels tmc.kcp.io/managed=true, tmc.kcp.io/cluster=<cluster> and annotation
+       tmc.kcp.io/source=<ns>/<name>/<uid> (last, so no override can remove them).
+    """
+    inputs.check_source(source)
+    inputs.check_cluster(cluster)
+    manifest = strip.strip_server_fields(source)
+    if replicas is not None:
+        _set_replicas(manifest, replicas)
+    overrides = () if overrides is None else overrides
+    if isinstance(overrides, Mapping) or not isinstance(overrides, Iterable):
+        raise api.SpecError("spec.overrides", "must be a list")
+    for index, override in enumerate(overrides):
+        field = f"spec.overrides[{index}]"
+        if override_matches(override, cluster, cluster_labels, field):
+            manifest = apply_override(manifest, override, field)
+    meta = manifest["metadata"]
+    for key in ("labels", "annotations"):
+        if meta.get(key) is None:
+            meta[key] = {}
+        elif not isinstance(meta[key], dict):
+            raise api.SpecError(f"metadata.{key}", "must be a map of strings")
+    meta["labels"][api.LABEL_MANAGED] = "true"
+    meta["labels"][api.LABEL_CLUSTER] = cluster
+    meta["annotations"][api.ANNOTATION_SOURCE] = inputs.source_reference(source)
+    return manifest

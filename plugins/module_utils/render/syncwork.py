@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to tmc.multicluster
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The SyncWork that carries a rendered manifest to a cluster: its name, labels and body."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import api
+from ansible_collections.tmc.multicluster.plugins.module_utils.render import canonical, inputs
+
+#: SyncWork label: the source object's namespace (a DNS label, always a valid label value).
+LABEL_SOURCE_NAMESPACE = f"{api.GROUP}/source-namespace"
+#: SyncWork label: the source object's name, through label_value().
+LABEL_SOURCE_NAME = f"{api.GROUP}/source-name"
+#: SyncWork label: the source object's kind, through label_value().
+LABEL_SOURCE_KIND = f"{api.GROUP}/source-kind"
+#: SyncWork label: the source object's uid (exact lookups and garbage collection).
+LABEL_SOURCE_UID = f"{api.GROUP}/source-uid"
+#: SyncWork annotation: manifest_hash() of spec.manifest, for cheap change detection.
+ANNOTATION_MANIFEST_HASH = f"{api.GROUP}/manifest-hash"
+
+DELETION_POLICIES = ("Delete", "Orphan")
+
+# API groups whose kinds never share a name with each other: their SyncWork names need no hash.
+_PLAIN_GROUPS = frozenset({"", "apps", "batch", "networking.k8s.io", "policy", "autoscaling"})
+_DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def label_value(text: str) -> str:
+    """text when it is a valid label value, else a readable prefix plus a hash (deterministic)."""
+    text = str(text)
+    if len(text) <= 63 and _LABEL_VALUE_RE.match(text):
+        return text
+    suffix = canonical.digest(text)
+    prefix = re.sub(r"[^A-Za-z0-9_.-]", "-", text)[: 63 - canonical.HASH_LEN - 1]
+    prefix = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", prefix)
+    return f"{prefix}-{suffix}" if prefix else suffix
+
+
+def _subdomain_part(text: str) -> str:
+    parts = re.sub(r"[^a-z0-9.-]", "-", text.lower()).split(".")
+    return ".".join(p.strip("-") for p in parts if p.strip("-"))
+
+
+def _group(api_version: Any) -> str:
+    return str(api_version).rpartition("/")[0] if api_version else ""
+
+
+def syncwork_name(source: Mapping, cluster: str) -> str:
+    """The SyncWork's name: ``<kind>.<namespace>.<name>`` in lowercase, a DNS subdomain.
+
+    The cluster is checked but is not part of the name: the SyncWork lives in the
+    cluster's namespace, so one source has the same SyncWork name in every cluster
+    namespace. A hash of the full identity (group, kind, namespace, name) is appended when
+    the readable form would lose something: characters replaced, the name cut to 253
+    characters, or a kind outside the built-in groups (whose kind alone could collide).
+    """
+    inputs.check_source(source)
+    inputs.check_cluster(cluster)
+    meta = source["metadata"]
+    kind, namespace, name = str(source["kind"]), meta.get("namespace") or "", meta["name"]
+    group = _group(source.get("apiVersion"))
+    parts = [kind.lower(), namespace, name] if namespace else [kind.lower(), name]
+    clean = [_subdomain_part(p) for p in parts]
+    readable = ".".join(c for c in clean if c)
+    lossy = clean != parts
+    if not lossy and group in _PLAIN_GROUPS and len(readable) <= 253 and _DNS_SUBDOMAIN_RE.match(readable):
+        return readable
+    suffix = canonical.digest(f"{group}/{kind}/{namespace}/{name}")
+    head = readable[: 253 - canonical.HASH_LEN - 1].rstrip("-.")
+    return f"{head}-{suffix}" if head else suffix
+
+
+def build_syncwork(
+    source: Mapping,
+    cluster: str,
+    manifest: Mapping,
+    placement_name: str | None,
+    deletion_policy: str = "Delete",
+) -> dict:
+    """The SyncWork object (contract.md) that carries ``manifest`` to ``cluster``.
+
+    Labels make the SyncWorks of a cluster, a placement, a source namespace, a source
+    name/kind or a source uid listable with a selector; values that are not valid label
+    values go through label_value(). The finalizer is set at creation so that the
+    syncer's cleanup can never be skipped.
+    """
+    inputs.check_source(source)
+    inputs.check_cluster(cluster)
+    if deletion_policy not in DELETION_POLICIES:
+        raise api.SpecError("spec.deletionPolicy", f"{deletion_policy!r} is not Delete or Orphan")
+    if not isinstance(manifest, Mapping):
+        raise api.SpecError("spec.manifest", "must be an object")
+    namespace = api.cluster_namespace(cluster)
+    if len(namespace) > 63:
+        raise api.SpecError(
+            "cluster", f"{cluster!r} is too long: its hub namespace {namespace!r} would exceed 63 characters"
+        )
+    meta = source["metadata"]
+    source_namespace = meta.get("namespace") or ""
+    labels = {
+        api.LABEL_CLUSTER: cluster,
+        LABEL_SOURCE_KIND: label_value(source["kind"]),
+        LABEL_SOURCE_NAME: label_value(meta["name"]),
+    }
+    if source_namespace:
+        labels[LABEL_SOURCE_NAMESPACE] = label_value(source_namespace)
+    if meta.get("uid"):
+        labels[LABEL_SOURCE_UID] = label_value(meta["uid"])
+    if placement_name:
+        labels[api.LABEL_PLACEMENT] = label_value(placement_name)
+    # Empty values are left out: the CRD requires source.namespace to be a DNS label.
+    source_ref = {"apiVersion": source["apiVersion"], "kind": source["kind"]}
+    if source_namespace:
+        source_ref["namespace"] = source_namespace
+    source_ref["name"] = meta["name"]
+    if meta.get("uid"):
+        source_ref["uid"] = meta["uid"]
+    if meta.get("generation") is not None:
+        source_ref["generation"] = meta["generation"]
+    spec: dict[str, Any] = {
+        "cluster": cluster,
+        "manifest": canonical.plain(manifest),
+        "source": source_ref,
+        "deletionPolicy": deletion_policy,
+    }
+    if placement_name:
+        spec["placement"] = placement_name
+    return {
+        "apiVersion": api.API_VERSION,
+        "kind": api.KIND_SYNCWORK,
+        "metadata": {
+            "name": syncwork_name(source, cluster),
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": {
+                api.ANNOTATION_SOURCE: inputs.source_reference(source),
+                ANNOTATION_MANIFEST_HASH: canonical.manifest_hash(manifest),
+            },
+            "finalizers": [api.FINALIZER_SYNCER],
+        },
+        "spec": spec,
+    }
