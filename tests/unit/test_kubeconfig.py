@@ -209,7 +209,7 @@ def test_auth_provider_is_refused_with_a_pointer_to_exec_plugins():
         kc.CredentialSource(selected.user)
     no_secret_in(err.value, TOKEN)
     # an explicit token (api_key) replaces the kubeconfig's user, auth-provider included
-    connection, source = kube._resolve(kube.ClientConfig(
+    connection, source = kube.config._resolve(kube.ClientConfig(
         kubeconfig=config(user={"auth-provider": {"name": "gcp"}}), api_key=TOKEN))
     assert source.current().token == TOKEN
 
@@ -224,9 +224,11 @@ def test_yaml_errors_say_where_never_what(tmp_path):
 
 def test_kube_wraps_loading_errors_and_keeps_overrides(tmp_path):
     with pytest.raises(kube.ConfigError, match="cannot load kubeconfig: .*does not exist"):
-        kube._resolve(kube.ClientConfig(kubeconfig=str(tmp_path / "missing")))
+        kube.config._resolve(kube.ClientConfig(kubeconfig=str(tmp_path / "missing")))
     with pytest.raises(kube.ConfigError, match="no API server"):
-        kube._resolve(kube.ClientConfig(kubeconfig={**config(server=""), "clusters": [{"name": "one", "cluster": {}}]}))
+        kube.config._resolve(
+            kube.ClientConfig(kubeconfig={**config(server=""), "clusters": [{"name": "one", "cluster": {}}]})
+        )
 
 
 def test_client_config_overrides_apply_over_the_kubeconfig(tmp_path):
@@ -236,7 +238,7 @@ def test_client_config_overrides_apply_over_the_kubeconfig(tmp_path):
         cluster={"certificate-authority-data": b64(b"from kubeconfig")},
         user={"username": "u", "password": "p", "client-certificate-data": b64(b"C"), "client-key-data": b64(b"K")},
     )
-    connection, source = kube._resolve(
+    connection, source = kube.config._resolve(
         kube.ClientConfig(kubeconfig=doc, host="https://override:6443/", api_key=TOKEN, ca_cert=str(ca),
                           client_cert="/c.crt", client_key="/c.key", validate_certs=False)
     )
@@ -246,7 +248,7 @@ def test_client_config_overrides_apply_over_the_kubeconfig(tmp_path):
     assert creds.authorization() == f"Bearer {TOKEN}" and creds.username is None
     assert (creds.cert_file, creds.key_file, creds.cert_data, creds.key_data) == ("/c.crt", "/c.key", None, None)
     # host alone: no kubeconfig read at all
-    connection, source = kube._resolve(kube.ClientConfig(host="http://plain:8080"))
+    connection, source = kube.config._resolve(kube.ClientConfig(host="http://plain:8080"))
     assert connection.server == "http://plain:8080" and source.current().authorization() is None
 
 
@@ -452,7 +454,7 @@ def test_the_kubeconfig_proxy_wins_and_proxy_credentials_stay_out_of_messages():
     assert connection.proxy_url == "http://user:pw@proxy:3128" and not connection.proxy_from_environment
     assert "pw" not in repr(connection) and kc.describe_proxy(connection.proxy_url) == "http://proxy:3128"
     with pytest.raises(kc.ConfigError, match="ftp://proxy:3128: the scheme") as caught:
-        kube._pool_manager(kc.Connection("https://x", proxy_url="ftp://user:pw@proxy:3128"), None)
+        kube.transport._pool_manager(kc.Connection("https://x", proxy_url="ftp://user:pw@proxy:3128"), None)
     assert "pw" not in str(caught.value)
 
 
@@ -486,7 +488,7 @@ def test_tls_context_verifies_with_the_given_ca_or_not_at_all(pki):
 
 
 def test_client_certificate_data_goes_through_a_private_temporary_file_that_is_removed(pki, monkeypatch, tmp_path):
-    monkeypatch.setattr(kube.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(kube.transport.tempfile, "tempdir", str(tmp_path))
     written = []
     real_load = ssl.SSLContext.load_cert_chain
 
@@ -550,7 +552,7 @@ def test_in_cluster_config_reads_the_service_account_token_file_again_later(pki,
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "6443")
     cfg = runtime.in_cluster_config(5.0, base=str(tmp_path))
     assert cfg.host == "https://[fd00::1]:6443" and cfg.api_key is None and cfg.token_file.endswith("token")
-    connection, source = kube._resolve(cfg)
+    connection, source = kube.config._resolve(cfg)
     assert connection.ca_data == pki["ca.crt"] and source.current().token == "first-token"
     (tmp_path / "token").write_text("rotated-token")
     source.invalidate()  # as after a 401; otherwise within a minute
