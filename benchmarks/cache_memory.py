@@ -7,7 +7,7 @@
 
 The controller keeps every hub workload and every SyncWork it watches (daemons/store.py), with
 the indexes it reads them by and the placement summary counters (status.SummaryCounts). This
-fills exactly those structures the way the controller's watches do (``runtime._slim``, the
+fills exactly those structures the way the controller's watches do (``reflector._slim``, the
 SyncWork transform ``works.compact_work``, the controller's indexers) with N copies of a real hub
 Deployment and N x C copies of a real SyncWork (``benchmarks/data/cached_objects.json``, captured
 from the testbed; each copy gets its own names), and reports:
@@ -72,7 +72,7 @@ def copies(workloads: int, clusters: int):
 
 def fill_store(workloads: int, clusters: int) -> dict:
     from ansible_collections.tmc.multicluster.plugins.module_utils import api, status
-    from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller, runtime, store
+    from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller, reflector, store
     from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import works as works_steps
 
     def namespace(obj):
@@ -84,11 +84,11 @@ def fill_store(workloads: int, clusters: int) -> dict:
     gc.collect()
     before = rss_mb()
     for source, works in copies(workloads, clusters):
-        kept = runtime._slim(source)
-        sources.put(runtime.object_key(kept), kept)
+        kept = reflector._slim(source)
+        sources.put(reflector.object_key(kept), kept)
         for work in works:
-            kept = works_steps.compact_work(runtime._slim(work))
-            key = runtime.object_key(kept)
+            kept = works_steps.compact_work(reflector._slim(work))
+            key = reflector.object_key(kept)
             syncworks.put(key, kept)
             labels = kept["metadata"]["labels"]
             summaries.update(key, (labels.get("tmc.kcp.io/source-namespace"), kept["spec"].get("placement")), kept)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller, runtime
+from ansible_collections.tmc.multicluster.plugins.module_utils import api
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller, observability, reflector
 
 
 class NoHub:
@@ -15,9 +16,9 @@ class NoHub:
         raise AssertionError(f"the hub was called ({name})")
 
 
-def cache(api_version: str, kind: str, objects=(), synced: bool = True) -> runtime.Reflector:
+def cache(api_version: str, kind: str, objects=(), synced: bool = True) -> reflector.Reflector:
     """A cache (never started: no watch) holding ``objects``, with the controller's indexes."""
-    reflector = runtime.Reflector(
+    cached = reflector.Reflector(
         NoHub(),
         api_version,
         kind,
@@ -26,7 +27,20 @@ def cache(api_version: str, kind: str, objects=(), synced: bool = True) -> runti
         indexers=controller.INDEXERS.get((api_version, kind)),
     )
     for obj in objects:
-        reflector.store.put(runtime.object_key(obj), obj)
+        cached.store.put(reflector.object_key(obj), obj)
     if synced:
-        reflector.synced.set()
-    return reflector
+        cached.synced.set()
+    return cached
+
+
+def new_controller(reflectors: dict | None = None, *argv: str, hub=None) -> controller.Controller:
+    """A Controller built as ``main`` builds one, from flags, on ``reflectors`` (caches that never
+    watch; none by default) and a hub that must not be called; no leader election (it always leads)."""
+    args = controller.parser().parse_args(["--leader-elect=false", *argv])
+    return controller.Controller(
+        hub or NoHub(),
+        args,
+        api.FeatureGates.from_overrides(),
+        observability.Metrics(False),
+        reflectors=reflectors or {},
+    )

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import status
-from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import reflector
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import works
 
 json_values = st.recursive(
@@ -120,6 +120,6 @@ def test_a_compacted_status_summarizes_and_aggregates_like_the_full_one(current,
 @given(json_values)
 def test_a_slim_object_is_the_original_without_managed_fields(value):
     obj = {"metadata": {"name": "x", "managedFields": [{"manager": "m"}]}, "data": value}
-    slim = runtime._slim(copy.deepcopy(obj))
+    slim = reflector._slim(copy.deepcopy(obj))
     del obj["metadata"]["managedFields"]
     assert slim == obj

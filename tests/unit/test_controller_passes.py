@@ -4,7 +4,6 @@ namespaces side by side."""
 
 from __future__ import annotations
 
-import argparse
 import threading
 import time
 
@@ -14,14 +13,13 @@ from hypothesis import strategies as st
 
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller
 
+from .daemon_doubles import new_controller
+
 
 def _controller_recording(spans: list, lock: threading.Lock, all_sources=None, per_pass=250) -> controller.Controller:
     """A Controller with only what _sync needs; its planning step records when it runs. A full pass
     looks at ``all_sources`` (None: it cannot be taken apart)."""
-    c = controller.Controller.__new__(controller.Controller)
-    c._pending_lock = threading.Lock()
-    c._namespace_locks = {}
-    c.args = argparse.Namespace(sources_per_pass=per_pass)
+    c = new_controller({}, f"--sources-per-pass={per_pass}")
     c._all_sources = lambda namespace: all_sources
 
     def plan_and_write(namespace, only_sources):
@@ -52,11 +50,13 @@ def test_passes_of_one_namespace_never_overlap():
 
 
 def test_passes_of_different_namespaces_run_side_by_side():
-    spans, lock = [], threading.Lock()
-    c = _controller_recording(spans, lock)
+    both_inside = threading.Barrier(2, timeout=30)  # broken unless both passes are inside at once
+    met = []
+    c = new_controller({})
+    c._all_sources = lambda namespace: None
+    c._sync_locked = lambda namespace, _only: met.append((namespace, both_inside.wait()))
     _run_together(c, [("shop", None), ("blog", None)])
-    (a, b) = sorted(spans, key=lambda s: s[2])
-    assert b[2] < a[3]  # the second began before the first ended
+    assert sorted(namespace for namespace, _index in met) == ["blog", "shop"]
 
 
 keys = st.sets(st.tuples(st.just("apps/v1"), st.sampled_from(["Deployment", "StatefulSet"]), st.text("ab", max_size=6)))

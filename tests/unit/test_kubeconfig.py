@@ -95,8 +95,11 @@ def test_the_first_file_that_names_an_entry_or_sets_current_context_wins(tmp_pat
 )
 def test_merge_keeps_each_name_from_the_first_document_that_has_it(docs):
     documents = [
-        kc.Document({"clusters": [{"name": n, "cluster": {"server": f"https://{v}.{i}"}} for n, v in d.items()]},
-                    f"/d{i}", f"/d{i}/config")
+        kc.Document(
+            {"clusters": [{"name": n, "cluster": {"server": f"https://{v}.{i}"}} for n, v in d.items()]},
+            f"/d{i}",
+            f"/d{i}/config",
+        )
         for i, d in enumerate(docs)
     ]
     merged = kc.merge(documents)
@@ -129,8 +132,10 @@ def test_home_kube_config_is_the_default(tmp_path, monkeypatch):
 def test_relative_paths_are_relative_to_the_file_that_holds_them(tmp_path):
     path = write(
         tmp_path / "conf" / "kubeconfig",
-        config(cluster={"certificate-authority": "pki/ca.crt"},
-               user={"client-certificate": "pki/admin.crt", "client-key": "../keys/admin.key", "tokenFile": "tok"}),
+        config(
+            cluster={"certificate-authority": "pki/ca.crt"},
+            user={"client-certificate": "pki/admin.crt", "client-key": "../keys/admin.key", "tokenFile": "tok"},
+        ),
     )
     selected = kc.load(str(path))
     assert selected.cluster.ca_file == str(tmp_path / "conf" / "pki" / "ca.crt")
@@ -148,11 +153,14 @@ def test_absolute_paths_stay_and_a_dict_kubeconfig_is_relative_to_the_working_di
 def test_data_wins_over_the_file_and_is_decoded():
     selected = kc.load(
         config(
-            cluster={"certificate-authority": "/x", "certificate-authority-data": b64(b"CA PEM"),
-                     "insecure-skip-tls-verify": True, "tls-server-name": "api.internal",
-                     "proxy-url": "http://proxy:3128"},
-            user={"client-certificate": "/c", "client-certificate-data": b64(b"CERT"),
-                  "client-key-data": b64(b"KEY")},
+            cluster={
+                "certificate-authority": "/x",
+                "certificate-authority-data": b64(b"CA PEM"),
+                "insecure-skip-tls-verify": True,
+                "tls-server-name": "api.internal",
+                "proxy-url": "http://proxy:3128",
+            },
+            user={"client-certificate": "/c", "client-certificate-data": b64(b"CERT"), "client-key-data": b64(b"KEY")},
         )
     )
     assert selected.cluster.ca_data == b"CA PEM" and selected.cluster.ca_file is None
@@ -188,10 +196,16 @@ def test_context_selection():
     [
         (lambda d: d.pop("current-context"), None, "has no current-context: give a context"),
         (lambda d: None, "other", "context 'other' is not in the kubeconfig \\(contexts: one\\)"),
-        (lambda d: d["contexts"][0]["context"].update(cluster="gone"), None,
-         "refers to cluster 'gone', which the kubeconfig does not define"),
-        (lambda d: d["contexts"][0]["context"].update(user="nobody"), None,
-         "refers to user 'nobody', which the kubeconfig does not define"),
+        (
+            lambda d: d["contexts"][0]["context"].update(cluster="gone"),
+            None,
+            "refers to cluster 'gone', which the kubeconfig does not define",
+        ),
+        (
+            lambda d: d["contexts"][0]["context"].update(user="nobody"),
+            None,
+            "refers to user 'nobody', which the kubeconfig does not define",
+        ),
         (lambda d: d["users"].append({"user": {}}), None, "every entry of users needs a name"),
     ],
 )
@@ -209,8 +223,9 @@ def test_auth_provider_is_refused_with_a_pointer_to_exec_plugins():
         kc.CredentialSource(selected.user)
     no_secret_in(err.value, TOKEN)
     # an explicit token (api_key) replaces the kubeconfig's user, auth-provider included
-    connection, source = kube.config._resolve(kube.ClientConfig(
-        kubeconfig=config(user={"auth-provider": {"name": "gcp"}}), api_key=TOKEN))
+    connection, source = kube.config._resolve(
+        kube.ClientConfig(kubeconfig=config(user={"auth-provider": {"name": "gcp"}}), api_key=TOKEN)
+    )
     assert source.current().token == TOKEN
 
 
@@ -239,8 +254,15 @@ def test_client_config_overrides_apply_over_the_kubeconfig(tmp_path):
         user={"username": "u", "password": "p", "client-certificate-data": b64(b"C"), "client-key-data": b64(b"K")},
     )
     connection, source = kube.config._resolve(
-        kube.ClientConfig(kubeconfig=doc, host="https://override:6443/", api_key=TOKEN, ca_cert=str(ca),
-                          client_cert="/c.crt", client_key="/c.key", validate_certs=False)
+        kube.ClientConfig(
+            kubeconfig=doc,
+            host="https://override:6443/",
+            api_key=TOKEN,
+            ca_cert=str(ca),
+            client_cert="/c.crt",
+            client_key="/c.key",
+            validate_certs=False,
+        )
     )
     assert connection.server == "https://override:6443"
     assert connection.ca_data == ca.read_bytes() and connection.verify is False
@@ -316,8 +338,17 @@ def plugin(tmp_path):
         env = [{"name": "PLUGIN_MODE", "value": mode}, {"name": "PLUGIN_SECRET", "value": TOKEN}]
         if expires:
             env.append({"name": "PLUGIN_EXPIRES", "value": expires})
-        doc = config(user={"exec": {"apiVersion": api_version, "command": sys.executable,
-                                    "args": [str(script), str(state)], "env": env, **extra}})
+        doc = config(
+            user={
+                "exec": {
+                    "apiVersion": api_version,
+                    "command": sys.executable,
+                    "args": [str(script), str(state)],
+                    "env": env,
+                    **extra,
+                }
+            }
+        )
         return kc.load(doc).user
 
     make.runs = lambda: int(state.read_text()) if state.exists() else 0
@@ -377,8 +408,9 @@ def test_a_failing_plugin_names_its_exit_code_and_stderrs_last_line_without_the_
 
 
 def test_exec_plugin_errors(tmp_path, plugin):
-    missing = config(user={"exec": {"apiVersion": EXEC_V1, "command": str(tmp_path / "nope"),
-                                     "installHint": "install nope"}})
+    missing = config(
+        user={"exec": {"apiVersion": EXEC_V1, "command": str(tmp_path / "nope"), "installHint": "install nope"}}
+    )
     with pytest.raises(kc.ConfigError, match="not found \\(install nope\\)"):
         kc.CredentialSource(kc.load(missing).user).current()
     with pytest.raises(kc.ConfigError, match="apiVersion 'client.authentication.k8s.io/v1alpha1' is not supported"):
@@ -386,8 +418,12 @@ def test_exec_plugin_errors(tmp_path, plugin):
     with pytest.raises(kc.ConfigError, match="interactiveMode Always needs a terminal"):
         plugin(interactiveMode="Always")
     user = plugin()
-    wrong = kc.CredentialSource(user, runner=lambda _p, _r: json.dumps(
-        {"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential", "status": {"token": TOKEN}}))
+    wrong = kc.CredentialSource(
+        user,
+        runner=lambda _p, _r: json.dumps(
+            {"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential", "status": {"token": TOKEN}}
+        ),
+    )
     with pytest.raises(kc.ConfigError, match="answered in apiVersion") as caught:
         wrong.current()
     no_secret_in(caught.value, TOKEN)
@@ -416,8 +452,10 @@ def test_rfc3339(text, expected):
     assert kc.parse_rfc3339(text) == expected.timestamp()
 
 
-@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.", min_size=8, max_size=60),
-       st.sampled_from(["token={}", "Bearer {}", "password: {}", '"token": "{}"', "error: {} rejected"]))
+@given(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.", min_size=8, max_size=60),
+    st.sampled_from(["token={}", "Bearer {}", "password: {}", '"token": "{}"', "error: {} rejected"]),
+)
 def test_scrub_masks_given_secrets_and_token_shapes(secret, template):
     line = template.format(secret)
     assert secret not in kc.scrub(line, [secret])
@@ -469,11 +507,37 @@ def pki(tmp_path_factory):
     def openssl(*args):
         subprocess.run(["openssl", *args], cwd=out, check=True, capture_output=True)
 
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-            "-days", "2", "-subj", "/CN=test-ca")
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+    )
     openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=me")
-    openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "client.crt", "-days", "2")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "client.crt",
+        "-days",
+        "2",
+    )
     return {name: (out / name).read_bytes() for name in ("ca.crt", "client.crt", "client.key")} | {"dir": out}
 
 
@@ -519,8 +583,9 @@ def test_client_certificate_files_and_mismatched_material(pki):
 
 def test_transport_sends_the_credential_and_builds_one_pool(pki):
     user = kc.User(token=TOKEN)
-    transport = kube.Transport(kc.Connection("https://x", ca_data=pki["ca.crt"], tls_server_name="api"),
-                               kc.CredentialSource(user))
+    transport = kube.Transport(
+        kc.Connection("https://x", ca_data=pki["ca.crt"], tls_server_name="api"), kc.CredentialSource(user)
+    )
     pool = transport._pool
     assert pool.connection_pool_kw["maxsize"] == kube.POOL_MAXSIZE
     assert pool.connection_pool_kw["retries"].total is False  # urllib3 retries nothing: with_retries does
@@ -530,9 +595,10 @@ def test_transport_sends_the_credential_and_builds_one_pool(pki):
 
 
 def test_syncer_and_flattened_kubeconfigs_come_from_the_connection(pki, tmp_path):
-    doc = config(cluster={"certificate-authority-data": b64(pki["ca.crt"]), "tls-server-name": "api"},
-                 user={"client-certificate": str(pki["dir"] / "client.crt"),
-                       "client-key": str(pki["dir"] / "client.key")})
+    doc = config(
+        cluster={"certificate-authority-data": b64(pki["ca.crt"]), "tls-server-name": "api"},
+        user={"client-certificate": str(pki["dir"] / "client.crt"), "client-key": str(pki["dir"] / "client.key")},
+    )
     k = kube.Kube(kube.make_transport(kube.ClientConfig(kubeconfig=doc)))
     assert k.host == "https://one.example:6443" and k.connection.ca_data == pki["ca.crt"]
     flat = kube.flatten_kubeconfig(k, "m")
@@ -544,13 +610,13 @@ def test_syncer_and_flattened_kubeconfigs_come_from_the_connection(pki, tmp_path
 
 
 def test_in_cluster_config_reads_the_service_account_token_file_again_later(pki, tmp_path, monkeypatch):
-    from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
+    from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import connection as daemon_connection
 
     (tmp_path / "token").write_text("first-token")
     (tmp_path / "ca.crt").write_bytes(pki["ca.crt"])
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "fd00::1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "6443")
-    cfg = runtime.in_cluster_config(5.0, base=str(tmp_path))
+    cfg = daemon_connection.in_cluster_config(5.0, base=str(tmp_path))
     assert cfg.host == "https://[fd00::1]:6443" and cfg.api_key is None and cfg.token_file.endswith("token")
     connection, source = kube.config._resolve(cfg)
     assert connection.ca_data == pki["ca.crt"] and source.current().token == "first-token"
@@ -560,10 +626,10 @@ def test_in_cluster_config_reads_the_service_account_token_file_again_later(pki,
 
 
 def test_a_daemon_client_keeps_a_connection_for_each_watch_and_parallel_write():
-    from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
+    from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import connection, observability
 
-    client = runtime.daemon_client(
-        kube.ClientConfig(host="http://127.0.0.1:1", api_key=TOKEN), "hub", runtime.Metrics(False)
+    client = connection.daemon_client(
+        kube.ClientConfig(host="http://127.0.0.1:1", api_key=TOKEN), "hub", observability.Metrics(False)
     )
     pool = client.transport._pool
-    assert pool.connection_pool_kw["maxsize"] == runtime.DAEMON_POOL_MAXSIZE > kube.POOL_MAXSIZE
+    assert pool.connection_pool_kw["maxsize"] == connection.DAEMON_POOL_MAXSIZE > kube.POOL_MAXSIZE

@@ -7,14 +7,19 @@ a held write must not reach the hub, and a write that is no longer held must try
 from __future__ import annotations
 
 import argparse
-import threading
 
 import pytest
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
-from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller, runtime, store, syncer
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import (
+    controller,
+    observability,
+    reflector,
+    store,
+    syncer,
+)
 
-from .daemon_doubles import NoHub, cache
+from .daemon_doubles import NoHub, cache, new_controller
 
 DEPLOYMENT = ("apps/v1", "Deployment")
 SYNCWORK = (api.API_VERSION, api.KIND_SYNCWORK)
@@ -46,9 +51,9 @@ def _work(cluster: str, available: bool) -> dict:
 
 def test_a_syncer_holds_status_writes_while_new_syncworks_wait_and_lets_them_go_once_taken():
     args = syncer.parser().parse_args(["--cluster-name", "east"])
-    s = syncer.Syncer(NoHub(), NoHub(), "east", args, api.FeatureGates.from_overrides(), runtime.Metrics(False))
+    s = syncer.Syncer(NoHub(), NoHub(), "east", args, api.FeatureGates.from_overrides(), observability.Metrics(False))
     work = _work("east", available=False)
-    key = runtime.object_key(work)
+    key = reflector.object_key(work)
     s.works.store.put(key, work)
     s._statuses[key] = store.encode({**work["status"], "available": True})  # computed, not yet on the hub
     s.queue.add(("tmc-cluster-east", "deployment.shop.new"), urgent=True)  # a new SyncWork waits
@@ -67,18 +72,12 @@ def test_a_syncer_holds_status_writes_while_new_syncworks_wait_and_lets_them_go_
 
 
 def _controller(source: dict, works: list) -> controller.Controller:
-    c = controller.Controller.__new__(controller.Controller)
-    c.hub = NoHub()
-    c.gates = api.FeatureGates.from_overrides()
-    c.queue = runtime.WorkQueue("controller-test", None, key_type=lambda key: key[0])
-    c._pending, c._pending_lock = {}, threading.Lock()
-    c._src_running = 0
-    c.namespaces = set()
-    c._placement_namespaces = lambda: {"shop"}
-    c.pacer = runtime.StatusPacer(0, 1, hold=runtime.StatusHold(30.0, c._spec_waiting))
-    c.cached = controller.CachedHub(
-        NoHub(), {DEPLOYMENT: cache(*DEPLOYMENT, [source]), SYNCWORK: cache(*SYNCWORK, works)}
+    c = new_controller(
+        {DEPLOYMENT: cache(*DEPLOYMENT, [source]), SYNCWORK: cache(*SYNCWORK, works)},
+        "--status-qps=0",
+        "--status-hold=30",
     )
+    c._placement_namespaces = lambda: {"shop"}
     return c
 
 

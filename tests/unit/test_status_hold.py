@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import flags, pacing
 
 
 class Clock:
@@ -25,14 +27,14 @@ class Busy:
 
 
 def test_a_quiet_daemon_holds_nothing():
-    hold = runtime.StatusHold(30.0, Busy(False), clock=Clock())
+    hold = pacing.StatusHold(30.0, Busy(False), clock=Clock())
     assert [hold.wait(k) for k in "abc"] == [0.0, 0.0, 0.0]
     assert hold.held() == 0 and hold.release() == []
 
 
 def test_a_busy_daemon_holds_each_write_from_its_first_ask_up_to_the_limit():
     clock, busy = Clock(), Busy(True)
-    hold = runtime.StatusHold(30.0, busy, clock=clock)
+    hold = pacing.StatusHold(30.0, busy, clock=clock)
     assert hold.wait("a") == 30.0
     clock.now += 10.0
     assert hold.wait("b") == 30.0
@@ -46,7 +48,7 @@ def test_a_busy_daemon_holds_each_write_from_its_first_ask_up_to_the_limit():
 
 def test_the_held_writes_are_released_once_the_daemon_is_no_longer_busy():
     clock, busy = Clock(), Busy(True)
-    hold = runtime.StatusHold(30.0, busy, clock=clock)
+    hold = pacing.StatusHold(30.0, busy, clock=clock)
     hold.wait("a")
     hold.wait("b")
     assert hold.release() == []  # still busy: nothing goes
@@ -60,21 +62,21 @@ def test_the_held_writes_are_released_once_the_daemon_is_no_longer_busy():
 
 
 def test_a_forgotten_key_is_no_longer_held():
-    hold = runtime.StatusHold(30.0, Busy(True), clock=Clock())
+    hold = pacing.StatusHold(30.0, Busy(True), clock=Clock())
     hold.wait("gone")
     hold.forget("gone")
     assert hold.held() == 0 and hold.remaining("gone") == 0.0
 
 
 def test_limit_zero_holds_nothing():
-    hold = runtime.StatusHold(0.0, Busy(True), clock=Clock())
+    hold = pacing.StatusHold(0.0, Busy(True), clock=Clock())
     assert hold.wait("a") == 0.0 and hold.held() == 0
 
 
 def test_the_hold_flag_defaults_and_parses():
-    parser = runtime.argparse.ArgumentParser()
-    runtime.common_flags(parser)
-    assert parser.parse_args([]).status_hold == runtime.STATUS_HOLD
+    parser = argparse.ArgumentParser()
+    flags.common_flags(parser)
+    assert parser.parse_args([]).status_hold == flags.STATUS_HOLD
     assert parser.parse_args(["--status-hold", "0"]).status_hold == 0.0
 
 
@@ -95,7 +97,7 @@ steps = st.lists(
 def test_no_write_waits_past_the_limit_and_none_waits_while_the_daemon_is_quiet(program):
     limit = 30.0
     clock, busy = Clock(), Busy(False)
-    hold = runtime.StatusHold(limit, busy, clock=clock)
+    hold = pacing.StatusHold(limit, busy, clock=clock)
     first_ask: dict = {}  # key -> when it was first asked for since it was last written
     released: set = set()  # keys let go by release() and not asked for since
     for op, arg in program:

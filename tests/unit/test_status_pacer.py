@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import flags, pacing
 
 
 class Clock:
@@ -19,7 +19,7 @@ class Clock:
 
 def test_a_quiet_daemon_writes_at_once():
     clock = Clock()
-    pacer = runtime.StatusPacer(rate=2.0, burst=3, clock=clock)
+    pacer = pacing.StatusPacer(rate=2.0, burst=3, clock=clock)
     assert [pacer.wait(k) for k in "abc"] == [0.0, 0.0, 0.0]
     clock.now += 10.0
     assert pacer.wait("d") == 0.0
@@ -28,7 +28,7 @@ def test_a_quiet_daemon_writes_at_once():
 
 def test_over_the_burst_each_key_gets_its_own_slot_in_order():
     clock = Clock()
-    pacer = runtime.StatusPacer(rate=4.0, burst=2, clock=clock)
+    pacer = pacing.StatusPacer(rate=4.0, burst=2, clock=clock)
     waits = [pacer.wait(k) for k in "abcde"]
     assert waits == pytest.approx([0.0, 0.0, 0.25, 0.5, 0.75])
     assert pacer.waiting() == 3
@@ -36,7 +36,7 @@ def test_over_the_burst_each_key_gets_its_own_slot_in_order():
 
 def test_asking_again_for_a_waiting_key_takes_no_new_slot():
     clock = Clock()
-    pacer = runtime.StatusPacer(rate=1.0, burst=1, clock=clock)
+    pacer = pacing.StatusPacer(rate=1.0, burst=1, clock=clock)
     assert pacer.wait("a") == 0.0
     assert pacer.wait("b") == 1.0
     clock.now += 0.4
@@ -50,7 +50,7 @@ def test_asking_again_for_a_waiting_key_takes_no_new_slot():
 
 def test_a_forgotten_key_leaves_its_slot():
     clock = Clock()
-    pacer = runtime.StatusPacer(rate=1.0, burst=1, clock=clock)
+    pacer = pacing.StatusPacer(rate=1.0, burst=1, clock=clock)
     pacer.wait("a")
     assert pacer.wait("gone") > 0
     pacer.forget("gone")
@@ -58,7 +58,7 @@ def test_a_forgotten_key_leaves_its_slot():
 
 
 def test_rate_zero_is_no_limit():
-    pacer = runtime.StatusPacer(rate=0.0, burst=1, clock=Clock())
+    pacer = pacing.StatusPacer(rate=0.0, burst=1, clock=Clock())
     assert all(pacer.wait(i) == 0.0 for i in range(1000))
 
 
@@ -66,11 +66,11 @@ def test_the_flags_reach_the_pacer_defaults():
     import argparse
 
     parser = argparse.ArgumentParser()
-    runtime.common_flags(parser)
+    flags.common_flags(parser)
     args = parser.parse_args(["--status-qps", "5", "--status-burst", "7"])
     assert (args.status_qps, args.status_burst) == (5.0, 7)
     defaults = parser.parse_args([])
-    assert (defaults.status_qps, defaults.status_burst) == (runtime.STATUS_QPS, runtime.STATUS_BURST)
+    assert (defaults.status_qps, defaults.status_burst) == (flags.STATUS_QPS, flags.STATUS_BURST)
 
 
 @settings(max_examples=200, deadline=None)
@@ -88,7 +88,7 @@ def test_writes_never_outrun_the_bucket_and_every_key_is_written_once(rate, burs
     slot): whatever the arrivals, no window of time holds more writes than the burst plus the rate
     allows, and every asked-for key is written exactly once per ask that was not already waiting."""
     clock = Clock()
-    pacer = runtime.StatusPacer(rate=rate, burst=burst, clock=clock)
+    pacer = pacing.StatusPacer(rate=rate, burst=burst, clock=clock)
     writes: list[tuple[float, int]] = []
     waiting: dict[int, float] = {}  # key -> when it comes back
 
@@ -126,7 +126,7 @@ def test_writes_never_outrun_the_bucket_and_every_key_is_written_once(rate, burs
 def test_every_slot_given_is_reported_once():
     slots = []
     clock = Clock()
-    pacer = runtime.StatusPacer(rate=1.0, burst=1, on_slot=lambda: slots.append(clock.now), clock=clock)
+    pacer = pacing.StatusPacer(rate=1.0, burst=1, on_slot=lambda: slots.append(clock.now), clock=clock)
     pacer.wait("a")  # within the burst: no slot
     pacer.wait("b")
     pacer.wait("b")  # the same slot asked for again

@@ -29,8 +29,22 @@ from contextlib import contextmanager
 from typing import Union
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, render, status
-from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime, store
-from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.runtime import log
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import (
+    connection,
+    flags,
+    leader,
+    observability,
+    process,
+    store,
+    workqueue,
+)
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.observability import log
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.reflector import (
+    Reflector,
+    ReflectorSet,
+    object_key,
+    spec_changed,
+)
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, works
 
 LEASE_NAME = "tmc-controller"
@@ -47,7 +61,7 @@ SOURCE_INDEX = "source"  # SyncWorks by (source namespace label, apiVersion, kin
 # same) against 104 MB with 250; the transients of a bigger pass leave pymalloc arenas partly used.
 SOURCES_PER_PASS = 100
 CACHE_SYNC_WAIT = 30.0  # a new leader waits this long, at most, for its caches' first lists
-Cache = Union[runtime.Reflector, runtime.ReflectorSet]  # noqa: UP007 - ansible-test's pylint
+Cache = Union[Reflector, ReflectorSet]  # noqa: UP007 - ansible-test's pylint
 DEPENDENCY_KINDS = frozenset({"ConfigMap", "Secret"})
 PER_NAMESPACE = object()  # a watch scope: see Controller.__init__
 
@@ -61,8 +75,8 @@ def _at_least_one(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tmc-controller", description=__doc__.split("\n\n", 1)[0])
-    runtime.common_flags(p)
-    p.add_argument("--leader-elect", type=runtime._bool, default=True, help="run leader election (true|false)")
+    flags.common_flags(p)
+    p.add_argument("--leader-elect", type=flags.boolean, default=True, help="run leader election (true|false)")
     p.add_argument(
         "--leader-elect-namespace", default=None, help="hub namespace of the leader Lease (default: --namespace)"
     )
@@ -88,7 +102,7 @@ class CachedHub:
     """The hub as the engine reads it: from the watch caches, writes going to the client.
 
     A kind this controller does not watch is read from the hub; a kind it watches is read from its
-    cache only, once that cache is filled (``runtime.CacheNotSynced`` before: a restarted controller
+    cache only, once that cache is filled (``workqueue.CacheNotSynced`` before: a restarted controller
     at 10,000 workloads that listed a kind from the hub in its place planned all of them in one pass
     and held 850 MB)."""
 
@@ -100,9 +114,9 @@ class CachedHub:
         return getattr(self._client, name)
 
     def synced_reflector(self, api_version: str, kind: str) -> Cache | None:
-        """The cache of a kind, once filled; None for a kind not watched (``runtime.CacheNotSynced`` before)."""
+        """The cache of a kind, once filled; None for a kind not watched (``workqueue.CacheNotSynced`` before)."""
         found = self._reflectors.get((api_version, kind))
-        return None if found is None else runtime.filled(found, kind)
+        return None if found is None else workqueue.filled(found, kind)
 
     def list(
         self,
@@ -178,10 +192,24 @@ def _parse_equality_selector(text: str | None) -> dict[str, str]:
 
 
 class Controller:
-    def __init__(self, hub: kube.Kube, args: argparse.Namespace, gates: api.FeatureGates, metrics: runtime.Metrics):
+    """The hub-side loops. Its collaborators are given (``main`` builds them from the flags): the hub
+    client (every write behind the elector's gate), the elector (None: it always leads), the watch
+    caches (None: one Reflector per watched kind on ``hub``) and the work queue."""
+
+    def __init__(
+        self,
+        hub: kube.Kube,
+        args: argparse.Namespace,
+        gates: api.FeatureGates,
+        metrics: observability.Metrics,
+        *,
+        elector: leader.LeaderElector | None = None,
+        reflectors: Mapping[tuple[str, str], Cache] | None = None,
+        queue: workqueue.WorkQueue | None = None,
+    ):
         self.hub, self.args, self.gates, self.metrics = hub, args, gates, metrics
         self.stop = threading.Event()
-        self.queue = runtime.WorkQueue("controller", metrics, key_type=lambda key: key[0])
+        self.queue = queue or workqueue.WorkQueue("controller", metrics, key_type=lambda key: key[0])
         self.threads: list[threading.Thread] = []
         # Sources waiting for a per-namespace pass: ("src"|"rsy"|"agg", namespace) -> {(apiVersion, kind, name)}.
         # "src": changed sources (urgent); "rsy": a resync's (looked at after them); "agg": their status.
@@ -193,7 +221,7 @@ class Controller:
         self._namespace_locks: dict[str, threading.Lock] = {}
         self.thresholds = health.Thresholds(args.heartbeat_threshold, args.eviction_timeout)
         self.evictions_held = False
-        self.namespaces = set(runtime.split_list(args.namespaces))
+        self.namespaces = set(flags.split_list(args.namespaces))
         # Source status writes. Spec first: while changed sources wait for their SyncWorks (pending "src",
         # or passes over them running, counted in _src_running), they wait for them.
         self._src_running = 0
@@ -201,9 +229,16 @@ class Controller:
         # The placements' summaries, kept by the SyncWork watch: a summary pass reads counters, not SyncWorks.
         self.summaries = status.SummaryCounts()
         self._summaries_lock = threading.Lock()
-        self.reflectors: dict[tuple[str, str], Cache] = {}
-        # Where each kind is watched: one namespace, every namespace (None), or PER_NAMESPACE (one watch per
-        # --namespaces entry, or every namespace when there are none).
+        self.reflectors: dict[tuple[str, str], Cache] = dict(reflectors) if reflectors is not None else {}
+        if reflectors is None:
+            self._watch_caches()
+        self.cached = CachedHub(hub, self.reflectors)
+        self.elector = elector
+
+    def _watch_caches(self) -> None:
+        """One cache per watched kind. Where each kind is watched: one namespace, every namespace
+        (None), or PER_NAMESPACE (one watch per --namespaces entry, or every namespace when there are none)."""
+        hub, args = self.hub, self.args
         kinds = [
             (api.API_VERSION, api.KIND_CLUSTER, self._on_cluster, args.cluster_selector or None, None),
             ("coordination.k8s.io/v1", "Lease", self._on_lease, None, api.SYSTEM_NAMESPACE),
@@ -217,8 +252,8 @@ class Controller:
             )
         for api_version, kind, handler, selector, scope in kinds:
 
-            def reflector(namespace, api_version=api_version, kind=kind, handler=handler, selector=selector):
-                return runtime.Reflector(
+            def make_reflector(namespace, api_version=api_version, kind=kind, handler=handler, selector=selector):
+                return Reflector(
                     hub,
                     api_version,
                     kind,
@@ -227,30 +262,18 @@ class Controller:
                     namespace=namespace,
                     label_selector=selector,
                     resync_period=args.resync_period,
-                    metrics=metrics,
+                    metrics=self.metrics,
                     name=kind.lower() if namespace is None else f"{kind.lower()}/{namespace}",
                     indexers=INDEXERS.get((api_version, kind)),
                     transform=TRANSFORMS.get((api_version, kind)),
                 )
 
             if scope is PER_NAMESPACE and self.namespaces:
-                self.reflectors[(api_version, kind)] = runtime.ReflectorSet(
-                    [reflector(ns) for ns in sorted(self.namespaces)]
+                self.reflectors[(api_version, kind)] = ReflectorSet(
+                    [make_reflector(ns) for ns in sorted(self.namespaces)]
                 )
             else:
-                self.reflectors[(api_version, kind)] = reflector(None if scope is PER_NAMESPACE else scope)
-        self.cached = CachedHub(hub, self.reflectors)
-        self.elector = None
-        if args.leader_elect:
-            self.elector = runtime.LeaderElector(
-                hub,
-                args.leader_elect_namespace or args.namespace,
-                LEASE_NAME,
-                args.id or runtime.default_identity(),
-                args.leader_elect_lease_duration,
-                args.leader_elect_renew_deadline,
-                args.leader_elect_retry_period,
-            )
+                self.reflectors[(api_version, kind)] = make_reflector(None if scope is PER_NAMESPACE else scope)
 
     def _syncwork_selector(self) -> str | None:
         """With --namespaces, only the SyncWorks of those namespaces' workloads."""
@@ -260,7 +283,7 @@ class Controller:
         return f"{render.LABEL_SOURCE_NAMESPACE} in ({values})"
 
     def _source_kinds(self) -> list[tuple[str, str]]:
-        listed = runtime.split_list(self.args.resource_types)
+        listed = flags.split_list(self.args.resource_types)
         if not listed:
             return list(api.DEFAULT_RESOURCES)
         out = []
@@ -282,7 +305,7 @@ class Controller:
         self.queue.add(("health", obj["metadata"]["name"]))
         if (
             event == "SYNC"
-            or runtime.spec_changed(old, obj)
+            or spec_changed(old, obj)
             or (old or {}).get("status", {}).get("taints") != (obj.get("status") or {}).get("taints")
             or event == "DELETED"
         ):
@@ -303,14 +326,14 @@ class Controller:
 
     def _on_placement(self, event: str, obj: dict, old) -> None:
         namespace = obj["metadata"]["namespace"]
-        if self._watched(namespace) and (event in ("ADDED", "DELETED", "SYNC") or runtime.spec_changed(old, obj)):
+        if self._watched(namespace) and (event in ("ADDED", "DELETED", "SYNC") or spec_changed(old, obj)):
             self.queue.add(("ns", namespace), urgent=True)
 
     def _on_source(self, event: str, obj: dict, old) -> None:
         namespace = obj["metadata"].get("namespace") or ""
         if not self._watched(namespace) or namespace not in self._placement_namespaces():
             return
-        if event not in ("ADDED", "DELETED", "SYNC") and not runtime.spec_changed(old, obj):
+        if event not in ("ADDED", "DELETED", "SYNC") and not spec_changed(old, obj):
             return  # status only: ours
         if obj["kind"] in DEPENDENCY_KINDS:
             self.queue.add(("ns", namespace))  # it may follow a workload (propagateDependencies)
@@ -324,7 +347,7 @@ class Controller:
         namespace = labels.get(render.LABEL_SOURCE_NAMESPACE)
         with self._summaries_lock:
             self.summaries.update(
-                store.shared(runtime.object_key(obj)),  # the cache's strings, not 30,000 copies of its own
+                store.shared(object_key(obj)),  # the cache's strings, not 30,000 copies of its own
                 (namespace, (obj.get("spec") or {}).get("placement")),
                 None if event == "DELETED" else obj,
             )
@@ -395,7 +418,7 @@ class Controller:
         if self.elector is not None and not self.elector.is_leader.is_set():
             return
         kind = key[0]
-        with runtime.span(f"controller.{kind}", key=str(key)):
+        with observability.span(f"controller.{kind}", key=str(key)):
             if kind == "health":
                 self._health(key[1])
             elif kind == "ns":
@@ -466,7 +489,7 @@ class Controller:
         None when a pass over some sources would not do what the full pass does: when a placement
         propagates dependencies (a ConfigMap follows the workload that mounts it, which may be in
         another piece), selects a kind this controller does not watch, or a SyncWork names no whole
-        source. ``runtime.CacheNotSynced`` while a cache it reads is still being filled.
+        source. ``workqueue.CacheNotSynced`` while a cache it reads is still being filled.
         """
         placements = self.cached.list(api.API_VERSION, api.KIND_PLACEMENT, namespace=namespace)
         if any((p.get("spec") or {}).get("propagateDependencies") for p in placements):
@@ -599,15 +622,15 @@ class Controller:
     def healthy(self) -> bool:
         return (
             not self.stop.is_set()
-            and runtime.all_alive(self.threads)
+            and process.all_alive(self.threads)
             and all(r.alive for r in self.reflectors.values())
         )
 
     def ready(self) -> bool:
         return all(r.synced.is_set() for r in self.reflectors.values())
 
-    def run(self, endpoints: runtime.Endpoints | None = None) -> int:
-        runtime.install_signal_handlers(self.stop)
+    def run(self, endpoints: observability.Endpoints | None = None) -> int:
+        process.install_signal_handlers(self.stop)
         log(logging.INFO, "controller starting", hub=self.hub.host, gates=self.gates.as_flag())
         for reflector in self.reflectors.values():
             reflector.start()
@@ -617,7 +640,7 @@ class Controller:
                 threading.Thread(target=self.elector.run, args=(self.stop, self.metrics), name="leader", daemon=True)
             ]
             elector[0].start()
-        threads = runtime.run_workers(self.queue, self.handle, self.args.concurrency, self.metrics, "controller")
+        threads = workqueue.run_workers(self.queue, self.handle, self.args.concurrency, self.metrics, "controller")
         tick = threading.Thread(target=self._tick, name="health-tick", daemon=True)
         tick.start()
         self.threads = [*threads, tick, *elector]
@@ -627,7 +650,7 @@ class Controller:
             if leading and not was_leader:
                 self._resync_all()
             was_leader = leading
-        runtime.drain(self.queue, threads)
+        workqueue.drain(self.queue, threads)
         if self.elector is not None:
             self.elector.release()
         if endpoints is not None:
@@ -660,17 +683,28 @@ class Controller:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    runtime.setup_logging(args.log_format, args.log_level)
+    observability.setup_logging(args.log_format, args.log_level)
     try:
         gates = api.FeatureGates.from_flag(args.feature_gates)
         gates.require(api.MASTER_GATE)
-        metrics = runtime.Metrics(enabled=gates.is_enabled("TMCObservability"))
-        hub = runtime.daemon_client(runtime.hub_config(args), "hub", metrics)
-        controller = Controller(hub, args, gates, metrics)
+        metrics = observability.Metrics(enabled=gates.is_enabled("TMCObservability"))
+        hub = connection.daemon_client(connection.hub_config(args), "hub", metrics)
+        elector = None
+        if args.leader_elect:
+            elector = leader.LeaderElector(
+                hub,
+                args.leader_elect_namespace or args.namespace,
+                LEASE_NAME,
+                args.id or leader.default_identity(),
+                args.leader_elect_lease_duration,
+                args.leader_elect_renew_deadline,
+                args.leader_elect_retry_period,
+            )
+        controller = Controller(hub, args, gates, metrics, elector=elector)
     except api.TMCError as err:
         log(logging.ERROR, f"refusing to start: {err}")
         return 2
-    endpoints = runtime.Endpoints(metrics, controller.healthy, controller.ready)
+    endpoints = observability.Endpoints(metrics, controller.healthy, controller.ready)
     if args.metrics_port:
         endpoints.serve(args.bind_address, args.metrics_port)
     if args.health_port and args.health_port != args.metrics_port:

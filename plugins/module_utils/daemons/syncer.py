@@ -26,8 +26,20 @@ import threading
 import time
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube
-from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import runtime, store
-from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.runtime import log
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import (
+    connection,
+    flags,
+    observability,
+    process,
+    store,
+    workqueue,
+)
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.observability import log
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.reflector import (
+    Reflector,
+    object_key,
+    spec_changed,
+)
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, works
 
 # A SyncWork's status write waits this long after the pass that computed it, so that a burst of
@@ -38,7 +50,7 @@ STATUS = "status"  # the key of a SyncWork's status write: (STATUS, (namespace, 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tmc-syncer", description=__doc__.split("\n\n", 1)[0])
-    runtime.common_flags(p)
+    flags.common_flags(p)
     p.add_argument(
         "--cluster-name",
         "--sync-target-name",
@@ -61,17 +73,17 @@ class Syncer:
         cluster: str,
         args: argparse.Namespace,
         gates: api.FeatureGates,
-        metrics: runtime.Metrics,
+        metrics: observability.Metrics,
     ):
         self.hub, self.member, self.cluster, self.args = hub, member, cluster, args
         self.gates, self.metrics = gates, metrics
         self.stop = threading.Event()
-        self.queue = runtime.WorkQueue(
+        self.queue = workqueue.WorkQueue(
             "syncworks", metrics, key_type=lambda key: STATUS if key[0] == STATUS else "object"
         )
         self.threads: list[threading.Thread] = []
         self.namespace = api.cluster_namespace(cluster)
-        self.works = runtime.Reflector(
+        self.works = Reflector(
             hub,
             api.API_VERSION,
             api.KIND_SYNCWORK,
@@ -82,7 +94,7 @@ class Syncer:
             metrics=metrics,
             name="syncworks",
         )
-        self.downstream: dict[tuple[str, str], runtime.Reflector] = {}
+        self.downstream: dict[tuple[str, str], Reflector] = {}
         self.owner: dict[tuple, tuple[str, str]] = {}  # manifest key -> SyncWork key
         self._lock = threading.Lock()
         self.namespaces: set = set()  # member namespaces known to exist
@@ -98,20 +110,20 @@ class Syncer:
 
     def _on_work(self, event: str, work: dict, old) -> None:
         self._seen_status(event, work)
-        if event == "MODIFIED" and not runtime.spec_changed(old, work):
+        if event == "MODIFIED" and not spec_changed(old, work):
             return  # status or finalizers only: this syncer wrote them
         manifest = (work.get("spec") or {}).get("manifest") or {}
         if manifest.get("apiVersion") and manifest.get("kind"):
             with self._lock:
-                self.owner[works.manifest_key(manifest)] = runtime.object_key(work)
+                self.owner[works.manifest_key(manifest)] = object_key(work)
             self._watch_kind(manifest["apiVersion"], manifest["kind"])
         # A new desired state goes before the status updates queued meanwhile.
-        self.queue.add(runtime.object_key(work), urgent=runtime.spec_changed(old, work))
+        self.queue.add(object_key(work), urgent=spec_changed(old, work))
 
     def _seen_status(self, event: str, work: dict) -> None:
         """Forget a status this syncer wrote once its watch shows it (or the SyncWork is gone):
         from then on the cache has it."""
-        key = runtime.object_key(work)
+        key = object_key(work)
         with self._lock:
             written = self._written.get(key)
             if written is None:
@@ -123,7 +135,7 @@ class Syncer:
         with self._lock:
             if (api_version, kind) in self.downstream:
                 return
-            reflector = runtime.Reflector(
+            reflector = Reflector(
                 self.member,
                 api_version,
                 kind,
@@ -155,7 +167,7 @@ class Syncer:
         # While it fills, the key waits: not a list of every managed object of the kind per SyncWork in
         # its place (at 10,000 objects, 10,000 decoded objects for each worker, for each key).
         key = works.manifest_key(manifest)
-        found = runtime.filled(reflector, f"member {manifest['kind']}").get(key[2], key[3])
+        found = workqueue.filled(reflector, f"member {manifest['kind']}").get(key[2], key[3])
         return {key: found} if found is not None else {}
 
     def handle(self, key: tuple) -> None:
@@ -171,7 +183,7 @@ class Syncer:
         if unwritten is not None:  # what this syncer last computed or wrote, even before the hub has it
             work = {**work, "status": store.decode(unwritten)}
         started = time.monotonic()
-        with runtime.span("syncer.apply", cluster=self.cluster, work=key[1]):
+        with observability.span("syncer.apply", cluster=self.cluster, work=key[1]):
             report = works.apply_works(
                 self.member, self.cluster, [work], works.now_utc(), live=self._live(work), namespaces=self.namespaces
             )
@@ -288,21 +300,21 @@ class Syncer:
     # -- run
 
     def healthy(self) -> bool:
-        return not self.stop.is_set() and runtime.all_alive(self.threads) and self.works.alive
+        return not self.stop.is_set() and process.all_alive(self.threads) and self.works.alive
 
     def ready(self) -> bool:
         return self.works.synced.is_set()
 
-    def run(self, endpoints: runtime.Endpoints | None = None) -> int:
-        runtime.install_signal_handlers(self.stop)
+    def run(self, endpoints: observability.Endpoints | None = None) -> int:
+        process.install_signal_handlers(self.stop)
         log(logging.INFO, "syncer starting", cluster=self.cluster, hub=self.hub.host, member=self.member.host)
         self.works.start()
-        threads = runtime.run_workers(self.queue, self.handle, self.args.concurrency, self.metrics, "syncwork")
+        threads = workqueue.run_workers(self.queue, self.handle, self.args.concurrency, self.metrics, "syncwork")
         beat = threading.Thread(target=self._beat_loop, name="heartbeat", daemon=True)
         beat.start()
         self.threads = [*threads, beat]
         self.stop.wait()
-        runtime.drain(self.queue, threads)
+        workqueue.drain(self.queue, threads)
         if endpoints is not None:
             endpoints.close()
         log(logging.INFO, "syncer stopped", cluster=self.cluster)
@@ -311,7 +323,7 @@ class Syncer:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    runtime.setup_logging(args.log_format, args.log_level)
+    observability.setup_logging(args.log_format, args.log_level)
     try:
         gates = api.FeatureGates.from_flag(args.feature_gates)
         gates.require(api.MASTER_GATE)
@@ -319,8 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     except api.TMCError as err:
         log(logging.ERROR, f"refusing to start: {err}")
         return 2
-    metrics = runtime.Metrics(enabled=gates.is_enabled("TMCObservability"))
-    hub = runtime.daemon_client(runtime.hub_config(args), "hub", metrics)
+    metrics = observability.Metrics(enabled=gates.is_enabled("TMCObservability"))
+    hub = connection.daemon_client(connection.hub_config(args), "hub", metrics)
     member_cfg = (
         kube.ClientConfig(
             kubeconfig=args.downstream_kubeconfig,
@@ -328,11 +340,11 @@ def main(argv: list[str] | None = None) -> int:
             request_timeout=args.request_timeout,
         )
         if args.downstream_kubeconfig
-        else runtime.in_cluster_config(args.request_timeout)
+        else connection.in_cluster_config(args.request_timeout)
     )
-    member = runtime.daemon_client(member_cfg, "member", metrics)
+    member = connection.daemon_client(member_cfg, "member", metrics)
     syncer = Syncer(hub, member, args.cluster_name, args, gates, metrics)
-    endpoints = runtime.Endpoints(metrics, syncer.healthy, syncer.ready)
+    endpoints = observability.Endpoints(metrics, syncer.healthy, syncer.ready)
     if args.metrics_port:
         endpoints.serve(args.bind_address, args.metrics_port)
     if args.health_port and args.health_port != args.metrics_port:

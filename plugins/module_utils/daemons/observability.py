@@ -1,0 +1,240 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to tmc.multicluster
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a daemon shows of itself: structured logs, optional traces, Prometheus metrics and the
+``/healthz``, ``/readyz`` and ``/metrics`` endpoints."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import kube
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.pacing import StatusHold, StatusPacer
+
+try:
+    import prometheus_client
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+    HAS_PROMETHEUS = True
+except ImportError:  # pragma: no cover - metrics are then off
+    HAS_PROMETHEUS = False
+
+try:  # OpenTelemetry is optional: spans are a no-op without it.
+    from opentelemetry import trace as _otel_trace
+
+    _TRACER = _otel_trace.get_tracer("tmc.multicluster")
+except ImportError:  # pragma: no cover
+    _TRACER = None
+
+LOG = logging.getLogger("tmc")
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}) or {})
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(f"{k}={v}" for k, v in (getattr(record, "fields", {}) or {}).items())
+        return f"{self.formatTime(record)} {record.levelname:<7} {record.getMessage()} {fields}".rstrip()
+
+
+def setup_logging(fmt: str, level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def log(level: int, msg: str, **fields) -> None:
+    LOG.log(level, msg, extra={"fields": fields})
+
+
+@contextmanager
+def span(name: str, **attributes):
+    """An OpenTelemetry span when the library is installed, else nothing."""
+    if _TRACER is None:
+        yield None
+        return
+    with _TRACER.start_as_current_span(name, attributes=attributes) as current:
+        yield current
+
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    """The daemons' Prometheus metrics (names from DESIGN.md section 4), in their own registry."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled and HAS_PROMETHEUS
+        if not self.enabled:
+            return
+        self.registry = CollectorRegistry()
+        r = self.registry
+
+        def latency(name: str, doc: str, labels: list[str]) -> Histogram:
+            return Histogram(name, doc, labels, registry=r, buckets=LATENCY_BUCKETS)
+
+        self.operations = Counter(
+            "syncer_operations_total",
+            "Sync operations.",
+            ["sync_target", "resource_type", "operation", "result"],
+            registry=r,
+        )
+        self.operation_seconds = Histogram(
+            "syncer_operation_duration_seconds",
+            "Duration of sync operations.",
+            ["sync_target", "operation"],
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.resources = Gauge("syncer_resources_total", "Objects synced to a target.", ["sync_target"], registry=r)
+        self.target_health = Gauge(
+            "syncer_target_health", "1 when the sync target is healthy.", ["sync_target"], registry=r
+        )
+        self.errors = Counter("syncer_errors_total", "Errors by kind.", ["sync_target", "error_type"], registry=r)
+        self.decision_seconds = Histogram(
+            "tmc_placement_decision_duration_seconds",
+            "Placement decisions.",
+            registry=r,
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+        )
+        self.queue_depth = Gauge("tmc_workqueue_depth", "Keys waiting in the work queue.", ["queue"], registry=r)
+        self.queue_seconds = latency(
+            "tmc_workqueue_queue_duration_seconds",
+            "How long a key waited in the work queue before a worker took it.",
+            ["queue", "key_type"],
+        )
+        self.request_seconds = latency(
+            "tmc_api_request_duration_seconds",
+            "API calls by server role and verb (one attempt each).",
+            ["server", "verb"],
+        )
+        self.requests = Counter(
+            "tmc_api_requests_total", "API calls by server role and answer.", ["server", "code"], registry=r
+        )
+        self.circuit_open = Gauge(
+            "tmc_circuit_breaker_open", "1 while the circuit to a server is open.", ["server"], registry=r
+        )
+        self.circuit_trips = Gauge(
+            "tmc_circuit_breaker_trips", "Times the circuit to a server opened.", ["server"], registry=r
+        )
+        self.watch_restarts = Counter(
+            "tmc_watch_restarts_total", "Watches restarted, by reason.", ["resource", "reason"], registry=r
+        )
+        self.leader = Gauge("tmc_leader", "1 while this process is the leader.", registry=r)
+        self.status_paced = Counter(
+            "tmc_status_writes_paced_total",
+            "Hub status writes that waited for a slot of --status-qps (then written once, with the latest status).",
+            ["daemon"],
+            registry=r,
+        )
+        self.status_writes = Counter(
+            "tmc_status_writes_total", "Status writes sent to the hub (one object each).", ["daemon"], registry=r
+        )
+        self.status_waiting = Gauge(
+            "tmc_status_writes_waiting", "Objects whose hub status write waits for its slot.", ["daemon"], registry=r
+        )
+        self.status_held = Gauge(
+            "tmc_status_writes_held",
+            "Objects whose hub status write waits for the desired states queued (--status-hold).",
+            ["daemon"],
+            registry=r,
+        )
+        self.reconcile_seconds = latency("tmc_reconcile_duration_seconds", "One reconcile of one key.", ["kind"])
+
+    def observer(self, server: str) -> Callable[[str, str, int, float], None] | None:
+        if not self.enabled:
+            return None
+
+        def observe(method: str, _path: str, status: int, seconds: float) -> None:
+            self.requests.labels(server, str(status)).inc()
+            self.request_seconds.labels(server, method).observe(seconds)
+
+        return observe
+
+    def status_pacer(self, daemon: str, args: argparse.Namespace, busy: Callable[[], bool]) -> StatusPacer:
+        """The daemon's pacer of hub status writes (``--status-qps``/``--status-burst``), holding them
+        while ``busy()`` (``--status-hold``), measured."""
+        hold = StatusHold(args.status_hold, busy)
+        on_slot = self.status_paced.labels(daemon).inc if self.enabled else None
+        pacer = StatusPacer(args.status_qps, args.status_burst, on_slot=on_slot, hold=hold)
+        if self.enabled:
+            self.status_waiting.labels(daemon).set_function(pacer.waiting)
+            self.status_held.labels(daemon).set_function(hold.held)
+        return pacer
+
+    def watch_breaker(self, server: str, breaker: kube.CircuitBreaker) -> None:
+        if self.enabled:
+            self.circuit_open.labels(server).set_function(lambda: 1.0 if breaker.is_open else 0.0)
+            self.circuit_trips.labels(server).set_function(lambda: float(breaker.trips))
+
+    def render(self) -> bytes:
+        return prometheus_client.generate_latest(self.registry) if self.enabled else b""
+
+
+class Endpoints:
+    """/healthz (process alive and loops turning), /readyz (caches synced), /metrics."""
+
+    def __init__(self, metrics: Metrics, healthy: Callable[[], bool], ready: Callable[[], bool]):
+        self.metrics, self.healthy, self.ready = metrics, healthy, ready
+        self.servers: list[ThreadingHTTPServer] = []
+
+    def _handler(self):
+        endpoints = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                if self.path.startswith("/metrics"):
+                    body, code, ctype = endpoints.metrics.render(), 200, "text/plain; version=0.0.4"
+                elif self.path.startswith("/healthz"):
+                    ok = endpoints.healthy()
+                    body, code, ctype = (b"ok" if ok else b"unhealthy"), (200 if ok else 503), "text/plain"
+                elif self.path.startswith("/readyz"):
+                    ok = endpoints.ready()
+                    body, code, ctype = (b"ok" if ok else b"not ready"), (200 if ok else 503), "text/plain"
+                else:
+                    body, code, ctype = b"not found", 404, "text/plain"
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args):
+                return
+
+        return Handler
+
+    def serve(self, address: str, port: int) -> int:
+        """Serve on ``port`` (0 picks a free one); returns the port."""
+        server = ThreadingHTTPServer((address, port), self._handler())
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
+        self.servers.append(server)
+        return server.server_address[1]
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
