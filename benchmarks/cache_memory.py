@@ -8,7 +8,7 @@
 The controller keeps every hub workload and every SyncWork it watches (daemons/store.py), with
 the indexes it reads them by and the placement summary counters (status.SummaryCounts). This
 fills exactly those structures the way the controller's watches do (``reflector._slim``, the
-SyncWork transform ``works.compact_work``, the controller's indexers) with N copies of a real hub
+SyncWork transform ``plan.compact_work``, the controller's indexers) with N copies of a real hub
 Deployment and N x C copies of a real SyncWork (``benchmarks/data/cached_objects.json``, captured
 from the testbed; each copy gets its own names), and reports:
 
@@ -73,7 +73,7 @@ def copies(workloads: int, clusters: int):
 def fill_store(workloads: int, clusters: int) -> dict:
     from ansible_collections.tmc.multicluster.plugins.module_utils import api, status
     from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import controller, reflector, store
-    from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import works as works_steps
+    from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import plan as plan_steps
 
     def namespace(obj):
         return [obj["metadata"].get("namespace") or ""]
@@ -87,7 +87,7 @@ def fill_store(workloads: int, clusters: int) -> dict:
         kept = reflector._slim(source)
         sources.put(reflector.object_key(kept), kept)
         for work in works:
-            kept = works_steps.compact_work(reflector._slim(work))
+            kept = plan_steps.compact_work(reflector._slim(work))
             key = reflector.object_key(kept)
             syncworks.put(key, kept)
             labels = kept["metadata"]["labels"]

@@ -134,13 +134,9 @@ diff:
   type: dict
 """
 
-import time
-
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, redact
 from ansible_collections.tmc.multicluster.plugins.module_utils.args import argspec
 from ansible_collections.tmc.multicluster.plugins.module_utils.module import TMCModule
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import works as sync
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import sync
 
 ARGSPEC = argspec(
     namespace={"type": "str", "required": True},
@@ -155,134 +151,12 @@ ARGSPEC = argspec(
 )
 
 
-def _target_clusters(plan: sync.Plan, wanted: list | None) -> list[str]:
-    clusters = {w["spec"]["cluster"] for w in list(plan.desired.values()) + plan.delete}
-    clusters |= {w["spec"]["cluster"] for w in plan.existing.values()}
-    if wanted:
-        clusters &= set(wanted)
-    return sorted(clusters)
-
-
-def _push_members(hub: kube.Kube, errors: list) -> dict:
-    """Clients of every push-mode member, from the credentials stored at its registration."""
-    members = {}
-    for registration in hub.list(api.API_VERSION, api.KIND_CLUSTER):
-        if (registration.get("spec") or {}).get("syncMode", "Push") != "Push":
-            continue
-        name = registration["metadata"]["name"]
-        try:
-            members[name] = sync.member_client(hub, registration)
-        except api.TMCError as err:
-            errors.append({"cluster": name, "message": str(err)})
-    return members
-
-
-def _member_pass(m: TMCModule, hub: kube.Kube, plan: sync.Plan, members: dict, now, diff: bool):
-    """Apply on every member and write back SyncWork statuses; returns (reports, works, status writes)."""
-    namespace = m.params["namespace"]
-    works = {c: (plan.works_for(c) if m.check_mode else sync.hub_works_for(hub, c, namespace)) for c in members}
-
-    def one(cluster, member):
-        try:
-            return sync.apply_works(member, cluster, works[cluster], now, m.check_mode, diff)
-        except kube.KubeError as err:
-            report = sync.MemberReport(cluster)
-            report.errors.append({"cluster": cluster, "message": f"member {cluster}: {err}"})
-            return report
-
-    reports = sync.run_members(members, one, m.params["concurrency"])
-    written = 0
-    for cluster, report in reports.items():
-        written += sync.write_work_statuses(hub, works[cluster], report, m.check_mode)
-        sync.release_finished(hub, report, m.check_mode)
-    flat = [w for ws in works.values() for w in ws]
-    return reports, flat, written
-
-
-def _all_available(flat_works: list) -> bool:
-    live = [w for w in flat_works if not w["metadata"].get("deletionTimestamp")]
-    return all((w.get("status") or {}).get("available") for w in live)
-
-
-def _member_diffs(reports: dict) -> dict:
-    """Before and after of every changed member object, keyed cluster/kind/name; Secret values hidden."""
-    before, after = {}, {}
-    for report in reports.values():
-        for d in report.diffs:
-            key = f"{d['cluster']}/{d['kind']}/{d['name']}"
-            before[key], after[key] = redact.redact_diff(d["before"], d["after"])
-    return {"before": before, "after": after}
-
-
 def run(m: TMCModule) -> dict:
-    p = m.params
-    hub = m.hub()
-    now = sync.now_utc()
-    thresholds = health.Thresholds(p["heartbeat_threshold"], p["eviction_timeout"])
-    errors: list = []
-    members = _push_members(hub, errors)
-    # Push mode: this run is what syncs these clusters, so it renews their heartbeats.
-    renewed, unreachable = clusters.renew_reachable_heartbeats(hub, members, now, m.check_mode)
-    errors.extend({"cluster": name, "message": message} for name, message in sorted(unreachable.items()))
-
-    def plan_now(at):
-        return sync.plan_works(
-            hub, p["namespace"], at, p["placement"], p["clusters"], m.gates, thresholds=thresholds, renewed=renewed
-        )
-
-    plan = plan_now(now)
-    counts = sync.write_works(hub, plan, now, m.check_mode)
-    errors.extend(plan.errors + counts.errors)
-    targets = set(_target_clusters(plan, p["clusters"]))
-    for name in sorted(targets - set(members)):
-        errors.append(
-            {
-                "cluster": name,
-                "message": f"cluster {name} is not registered in push mode: its SyncWorks wait for its syncer",
-            }
-        )
-    members = {name: client for name, client in members.items() if name in targets and name in renewed}
-    reports, flat, written = _member_pass(m, hub, plan, members, now, m.diff_mode)
-    written += sync.aggregate_status(hub, plan, flat, now, m.check_mode, m.gates)
-    deadline = time.monotonic() + p["wait_timeout"]
-    while p["wait"] and not m.check_mode and not _all_available(flat) and time.monotonic() < deadline:
-        time.sleep(1)
-        now = sync.now_utc()
-        plan = plan_now(now)
-        _wait_reports, flat, extra = _member_pass(m, hub, plan, members, now, False)
-        written += extra + sync.aggregate_status(hub, plan, flat, now, False, m.gates)
-    for report in reports.values():
-        errors.extend({"cluster": report.cluster, **e} for e in report.errors)
-    available = _all_available(flat)
-    changed = bool(counts.created or counts.updated or counts.deleted) or any(
-        r.created or r.updated or r.deleted for r in reports.values()
-    )
-    result = {
-        "changed": changed,
-        "syncworks": {"created": counts.created, "updated": counts.updated, "deleted": counts.deleted},
-        "clusters": {c: r.as_dict() for c, r in sorted(reports.items())},
-        "decisions": {
-            o.placement["metadata"]["name"]: (o.result.to_status() if o.result else []) for o in plan.placements
-        },
-        "errors": errors,
-        "status_updates": written,
-        "available": available,
-    }
-    if m.diff_mode:
-        result["diff"] = _member_diffs(reports)
-    if p["wait"] and not m.check_mode and not available:
-        pending = [
-            f"{w['spec']['cluster']}/{w['spec']['manifest']['kind']}/{w['spec']['manifest']['metadata']['name']}"
-            for w in flat
-            if not (w.get("status") or {}).get("available")
-        ]
-        m.module.fail_json(msg=f"timed out after {p['wait_timeout']}s waiting for: {', '.join(pending[:20])}", **result)
-    if errors and p["fail_on_error"]:
-        m.module.fail_json(
-            msg=f"{len(errors)} object(s) could not be synced; see 'errors'. First: {errors[0].get('message')}",
-            **result,
-        )
-    return result
+    request = sync.PushRequest.from_params(m.params, m.check_mode, m.diff_mode, m.gates)
+    outcome = sync.push_pass(m.hub(), request)
+    if outcome.failure:
+        m.module.fail_json(msg=outcome.failure, **outcome.result)
+    return outcome.result
 
 
 def main() -> None:

@@ -16,7 +16,8 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import kube, render
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import works
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import common, hub_writes
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import plan as planning
 from hack.testbed import HUB
 
 GROUP, VERSION = "tmc.kcp.io", "v1alpha1"
@@ -90,14 +91,14 @@ def mixed(registered, hub_api_client):
 def _by_source(works_list) -> dict:
     out: dict = {}
     for work in works_list:
-        out.setdefault(works.source_of(work), {})[works.object_key(work)] = work["spec"]
+        out.setdefault(common.source_of(work), {})[common.object_key(work)] = work["spec"]
     return out
 
 
 def test_a_per_source_pass_plans_what_the_full_pass_plans(mixed, registered):
     hub = kube.client_for(kube.ClientConfig(kubeconfig=str(registered.kubeconfig(HUB, direct=True))))
-    now = works.now_utc()
-    full = works.plan_works(hub, mixed, now)
+    now = common.now_utc()
+    full = planning.plan_works(hub, mixed, now)
     wanted = _by_source(full.desired.values())
     assert set(wanted) == {("apps/v1", "Deployment", n) for n in ("web-1", "web-2", "api-1")}
     assert {w["spec"]["placement"] for w in full.desired.values() if w["spec"]["source"]["name"] == "api-1"} == {
@@ -105,7 +106,7 @@ def test_a_per_source_pass_plans_what_the_full_pass_plans(mixed, registered):
     }
     keys = [("apps/v1", "Deployment", n) for n in ("web-1", "web-2", "api-1", "batch-1", "gone")]
     for key in keys:
-        one = works.plan_works(hub, mixed, now, only_sources={key})
+        one = planning.plan_works(hub, mixed, now, only_sources={key})
         assert _by_source(one.desired.values()) == ({key: wanted[key]} if key in wanted else {}), key
         assert [e for e in one.errors if e.get("source") == f"Deployment/{key[2]}"] == [
             e for e in full.errors if e.get("source") == f"Deployment/{key[2]}"
@@ -116,19 +117,19 @@ def test_a_per_source_pass_plans_what_the_full_pass_plans(mixed, registered):
 
 def test_after_the_full_pass_is_written_per_source_passes_change_nothing(mixed, registered, hub_api_client):
     hub = kube.client_for(kube.ClientConfig(kubeconfig=str(registered.kubeconfig(HUB, direct=True))))
-    full = works.plan_works(hub, mixed, works.now_utc())
-    counts = works.write_works(hub, full, works.now_utc())
+    full = planning.plan_works(hub, mixed, common.now_utc())
+    counts = hub_writes.write_works(hub, full, common.now_utc())
     assert counts.created == len(full.desired) > 0 and not counts.errors
     for name in ("web-1", "web-2", "api-1", "batch-1"):
-        one = works.plan_works(hub, mixed, works.now_utc(), only_sources={("apps/v1", "Deployment", name)})
+        one = planning.plan_works(hub, mixed, common.now_utc(), only_sources={("apps/v1", "Deployment", name)})
         assert (one.create, one.update, one.delete) == ([], [], []), name
     # A deleted source: its pass deletes its SyncWorks and nothing else.
     client.AppsV1Api(hub_api_client).delete_namespaced_deployment("api-1", mixed)
-    gone = works.plan_works(hub, mixed, works.now_utc(), only_sources={("apps/v1", "Deployment", "api-1")})
-    assert gone.delete and {works.source_of(w) for w in gone.delete} == {("apps/v1", "Deployment", "api-1")}
+    gone = planning.plan_works(hub, mixed, common.now_utc(), only_sources={("apps/v1", "Deployment", "api-1")})
+    assert gone.delete and {common.source_of(w) for w in gone.delete} == {("apps/v1", "Deployment", "api-1")}
     assert not gone.create and not gone.update
-    works.write_works(hub, gone, works.now_utc())
-    left = works.plan_works(hub, mixed, works.now_utc())
+    hub_writes.write_works(hub, gone, common.now_utc())
+    left = planning.plan_works(hub, mixed, common.now_utc())
     assert (left.create, left.update, left.delete) == ([], [], [])
 
 
@@ -136,12 +137,12 @@ def test_a_create_planned_from_a_lagging_view_updates_the_syncwork_that_is_there
     """A daemon plans from its cache, which can lag behind its own writes: a create of a SyncWork that is
     already there (409) becomes an update with what was planned, not an error."""
     hub = kube.client_for(kube.ClientConfig(kubeconfig=str(registered.kubeconfig(HUB, direct=True))))
-    stale = works.plan_works(hub, mixed, works.now_utc())
-    assert works.write_works(hub, stale, works.now_utc()).created == len(stale.create) > 0
+    stale = planning.plan_works(hub, mixed, common.now_utc())
+    assert hub_writes.write_works(hub, stale, common.now_utc()).created == len(stale.create) > 0
     target = stale.create[0]
     target["spec"]["manifest"]["metadata"].setdefault("labels", {})["lagging"] = "yes"
 
-    counts = works.write_works(hub, stale, works.now_utc())  # the same creates again, one of them changed
+    counts = hub_writes.write_works(hub, stale, common.now_utc())  # the same creates again, one of them changed
 
     assert (counts.created, counts.updated, counts.errors) == (0, len(stale.create), [])
     meta = target["metadata"]

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import status
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import reflector
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import works
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import common
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import plan as planning
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=8),
@@ -47,10 +48,10 @@ def _work(spec: dict) -> dict:
 @given(specs, specs)
 def test_a_compacted_syncwork_differs_from_a_desired_one_exactly_when_the_full_one_does(desired, current):
     full = _work(current)
-    compacted = works.compact_work(copy.deepcopy(full))
+    compacted = planning.compact_work(copy.deepcopy(full))
     assert "manifest" not in compacted["spec"]
-    assert works._work_differs(_work(desired), compacted) == works._work_differs(_work(desired), full)
-    assert not works._work_differs(_work(current), compacted)
+    assert planning.work_differs(_work(desired), compacted) == planning.work_differs(_work(desired), full)
+    assert not planning.work_differs(_work(current), compacted)
 
 
 def test_compaction_keeps_what_the_controller_reads():
@@ -66,8 +67,8 @@ def test_compaction_keeps_what_the_controller_reads():
             "finalizers": ["tmc.kcp.io/syncer"],
         }
     )
-    compacted = works.compact_work(copy.deepcopy(full))
-    assert works.source_of(compacted) == works.source_of(full)
+    compacted = planning.compact_work(copy.deepcopy(full))
+    assert common.source_of(compacted) == common.source_of(full)
     assert compacted["spec"]["cluster"] == "m1" and compacted["status"] == full["status"]
     assert compacted["metadata"] == {
         "name": "w",
@@ -111,7 +112,7 @@ def test_a_compacted_status_summarizes_and_aggregates_like_the_full_one(current,
     full = _work({"cluster": cluster, "placement": "p", "source": {"kind": "Deployment", "name": "a"}, "manifest": {}})
     full["metadata"]["generation"] = generation
     full["status"] = current
-    compacted = works.compact_work(copy.deepcopy(full))
+    compacted = planning.compact_work(copy.deepcopy(full))
     assert status.work_state(compacted) == status.work_state(full)
     assert status.summarize([compacted]) == status.summarize([full])
     assert compacted["status"].get("downstreamStatus") == current.get("downstreamStatus")

@@ -5,8 +5,8 @@
 
 It watches ClusterRegistrations, heartbeat Leases, WorkloadPlacements, the
 workloads of the placed kinds and SyncWorks, and runs the same steps as the
-modules on every change: decide and render SyncWorks (``plan_works`` /
-``write_works``), aggregate status, keep cluster health and taints. With
+modules on every change: decide and render SyncWorks (``plan.plan_works`` /
+``hub_writes.write_works``), aggregate status, keep cluster health and taints. With
 ``TMCFailover`` a cluster whose heartbeat is older than the eviction timeout is
 tainted NoExecute, so placements that do not tolerate it move: the new copy is
 written at once, and the old one goes when that cluster's syncer comes back
@@ -45,7 +45,8 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.reflector
     object_key,
     spec_changed,
 )
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, works
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import aggregate, clusters, common, hub_writes
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import plan as planning
 
 LEASE_NAME = "tmc-controller"
 HEALTH_INTERVAL = 2.0
@@ -166,7 +167,7 @@ def _label_indexer(key: str):
 
 def _syncwork_source(work: Mapping) -> list:
     label = (work["metadata"].get("labels") or {}).get(render.LABEL_SOURCE_NAMESPACE)
-    return [] if label is None else [(label, *works.source_of(work))]
+    return [] if label is None else [(label, *common.source_of(work))]
 
 
 INDEXERS = {
@@ -179,7 +180,7 @@ INDEXERS = {
 
 # What the caches keep: a SyncWork without its manifest (the controller renders manifests, it never
 # reads them back).
-TRANSFORMS = {(api.API_VERSION, api.KIND_SYNCWORK): works.compact_work}
+TRANSFORMS = {(api.API_VERSION, api.KIND_SYNCWORK): planning.compact_work}
 
 
 def _parse_equality_selector(text: str | None) -> dict[str, str]:
@@ -248,7 +249,13 @@ class Controller:
         ]
         for group, kind in self._source_kinds():
             kinds.append(
-                (works.api_version_for(hub, group), kind, self._on_source, args.label_selector or None, PER_NAMESPACE)
+                (
+                    planning.api_version_for(hub, group),
+                    kind,
+                    self._on_source,
+                    args.label_selector or None,
+                    PER_NAMESPACE,
+                )
             )
         for api_version, kind, handler, selector, scope in kinds:
 
@@ -359,7 +366,7 @@ class Controller:
             and not obj["metadata"].get("deletionTimestamp")
         ):
             return
-        self._defer("agg", namespace, works.source_of(obj))
+        self._defer("agg", namespace, common.source_of(obj))
 
     def _defer(self, purpose: str, namespace: str, source: tuple) -> None:
         source = store.shared(source)  # thousands wait at once: their names are the caches' strings
@@ -452,7 +459,7 @@ class Controller:
         clusters.update_health(
             self.hub,
             registration,
-            works.now_utc(),
+            common.now_utc(),
             self.thresholds,
             lease=lease,
             failover=self.gates.is_enabled("TMCFailover") and not self.evictions_held,
@@ -495,8 +502,8 @@ class Controller:
         if any((p.get("spec") or {}).get("propagateDependencies") for p in placements):
             return None
         keys: set = set()
-        for group, kind in {rk for p in placements for rk in works.resources_of(p.get("spec") or {})}:
-            api_version = works.api_version_for(self.hub, group)
+        for group, kind in {rk for p in placements for rk in planning.resources_of(p.get("spec") or {})}:
+            api_version = planning.api_version_for(self.hub, group)
             reflector = self.cached.synced_reflector(api_version, kind)
             if reflector is None:
                 return None
@@ -511,12 +518,12 @@ class Controller:
         return keys
 
     def _sync_locked(self, namespace: str, only_sources: set | None) -> None:
-        now = works.now_utc()
+        now = common.now_utc()
         started = time.monotonic()
-        plan = works.plan_works(self.cached, namespace, now, gates=self.gates, only_sources=only_sources)
+        plan = planning.plan_works(self.cached, namespace, now, gates=self.gates, only_sources=only_sources)
         if self.metrics.enabled:
             self.metrics.decision_seconds.observe(time.monotonic() - started)
-        counts = works.write_works(self.hub, plan, now)
+        counts = hub_writes.write_works(self.hub, plan, now)
         for error in plan.errors + counts.errors:
             log(logging.WARNING, "cannot place", namespace=namespace, **{k: str(v) for k, v in error.items()})
         if counts.transient:
@@ -543,7 +550,7 @@ class Controller:
             if wait > 0:
                 waits[key] = wait
         due = only_sources - waits.keys()
-        plan = works.Plan(namespace)
+        plan = planning.Plan(namespace)
         current = []
         for api_version, kind, name in due:
             source = self.cached.get(api_version, kind, name, namespace)
@@ -560,11 +567,11 @@ class Controller:
             return wait > 0
 
         try:
-            works.aggregate_status(
+            aggregate.aggregate_status(
                 self.hub,
                 plan,
                 current,
-                works.now_utc(),
+                common.now_utc(),
                 gates=self.gates,
                 only_sources=due,
                 placements=False,
@@ -579,11 +586,11 @@ class Controller:
     def _summarize(self, namespace: str) -> None:
         """Each placement's summary and Synced/Available conditions: rate-limited, one pass per namespace,
         from the counters the SyncWork watch keeps (no SyncWork is read)."""
-        now = works.now_utc()
+        now = common.now_utc()
         for placement in self.cached.list(api.API_VERSION, api.KIND_PLACEMENT, namespace=namespace):
             with self._summaries_lock:
                 summary = self.summaries.summarize((render.label_value(namespace), placement["metadata"]["name"]))
-            works.write_placement_summary(self.hub, placement, summary, now)
+            aggregate.write_placement_summary(self.hub, placement, summary, now)
 
     def _tick(self) -> None:
         """Time moves health (a heartbeat ages without any event), so look at every cluster often."""
@@ -596,7 +603,7 @@ class Controller:
     def _check_disruption(self, registrations: list[dict]) -> None:
         """Hold evictions while every cluster is past its eviction timeout (health.full_disruption)."""
         leases = self.reflectors[("coordination.k8s.io/v1", "Lease")]
-        now = works.now_utc()
+        now = common.now_utc()
         verdicts = [
             health.evaluate(
                 r,

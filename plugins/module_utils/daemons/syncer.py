@@ -40,7 +40,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.reflector
     object_key,
     spec_changed,
 )
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, works
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import apply, clusters, common, hub_writes
 
 # A SyncWork's status write waits this long after the pass that computed it, so that a burst of
 # member updates (one rollout) becomes one write.
@@ -115,7 +115,7 @@ class Syncer:
         manifest = (work.get("spec") or {}).get("manifest") or {}
         if manifest.get("apiVersion") and manifest.get("kind"):
             with self._lock:
-                self.owner[works.manifest_key(manifest)] = object_key(work)
+                self.owner[common.manifest_key(manifest)] = object_key(work)
             self._watch_kind(manifest["apiVersion"], manifest["kind"])
         # A new desired state goes before the status updates queued meanwhile.
         self.queue.add(object_key(work), urgent=spec_changed(old, work))
@@ -128,7 +128,7 @@ class Syncer:
             written = self._written.get(key)
             if written is None:
                 return
-            if event == "DELETED" or not works.status_differs(work.get("status") or {}, store.decode(written)):
+            if event == "DELETED" or not common.status_differs(work.get("status") or {}, store.decode(written)):
                 del self._written[key]
 
     def _watch_kind(self, api_version: str, kind: str) -> None:
@@ -166,7 +166,7 @@ class Syncer:
             return None  # not watched: apply_works lists it
         # While it fills, the key waits: not a list of every managed object of the kind per SyncWork in
         # its place (at 10,000 objects, 10,000 decoded objects for each worker, for each key).
-        key = works.manifest_key(manifest)
+        key = common.manifest_key(manifest)
         found = workqueue.filled(reflector, f"member {manifest['kind']}").get(key[2], key[3])
         return {key: found} if found is not None else {}
 
@@ -184,10 +184,10 @@ class Syncer:
             work = {**work, "status": store.decode(unwritten)}
         started = time.monotonic()
         with observability.span("syncer.apply", cluster=self.cluster, work=key[1]):
-            report = works.apply_works(
-                self.member, self.cluster, [work], works.now_utc(), live=self._live(work), namespaces=self.namespaces
+            report = apply.apply_works(
+                self.member, self.cluster, [work], common.now_utc(), live=self._live(work), namespaces=self.namespaces
             )
-            works.release_finished(self.hub, report)
+            hub_writes.release_finished(self.hub, report)
         self._count(work, report, time.monotonic() - started)
         new = report.statuses.get(key)
         if new is not None and not work["metadata"].get("deletionTimestamp"):
@@ -212,7 +212,7 @@ class Syncer:
             raw, written = self._statuses.get(key), self._written.get(key)
         new = None if raw is None else store.decode(raw)
         hub_has = store.decode(written) if written is not None else (work or {}).get("status") or {}
-        if work is None or (new is not None and not works.status_differs(hub_has, new)):
+        if work is None or (new is not None and not common.status_differs(hub_has, new)):
             with self._lock:
                 if raw is not None and self._statuses.get(key) is raw:
                     del self._statuses[key]
@@ -228,7 +228,9 @@ class Syncer:
             self._written[key] = raw  # before the write: its watch echo may come before the answer
         wrote = 0
         try:
-            wrote = works.write_work_statuses(self.hub, [work], works.MemberReport(self.cluster, statuses={key: new}))
+            wrote = hub_writes.write_work_statuses(
+                self.hub, [work], apply.MemberReport(self.cluster, statuses={key: new})
+            )
             if wrote and self.metrics.enabled:
                 self.metrics.status_writes.labels("syncer").inc(wrote)
             with self._lock:
@@ -244,7 +246,7 @@ class Syncer:
         for key in self.pacer.release():
             self.queue.add((STATUS, key))
 
-    def _count(self, work: dict, report: works.MemberReport, seconds: float) -> None:
+    def _count(self, work: dict, report: apply.MemberReport, seconds: float) -> None:
         if not self.metrics.enabled:
             return
         kind = work["spec"]["manifest"]["kind"]
@@ -265,7 +267,7 @@ class Syncer:
             try:
                 # The heartbeat says "this cluster is being synced": no renewal while the member is away.
                 self.member.version()
-                clusters.renew_heartbeat(self.hub, self.cluster, works.now_utc(), check_mode=False)
+                clusters.renew_heartbeat(self.hub, self.cluster, common.now_utc(), check_mode=False)
                 self.last_heartbeat = time.monotonic()
                 if self.metrics.enabled:
                     self.metrics.target_health.labels(self.cluster).set(1)

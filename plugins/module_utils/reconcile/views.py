@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube, render, status
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import works as sync
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import plan as planning
 
 PLACEMENT_CONDITIONS = ("Scheduled", "Synced", "Available")
 
@@ -92,7 +92,7 @@ def claims(placements: Iterable[Mapping], sources: Mapping) -> dict:
     """Which placement selects each source, keyed like ``sources``: the first by name, as the sync pass does."""
     claimed: dict = {}
     for wp in sorted(placements, key=lambda p: p["metadata"]["name"]):
-        for source in sync.selected_sources(wp.get("spec") or {}, sources):
+        for source in planning.selected_sources(wp.get("spec") or {}, sources):
             claimed.setdefault(
                 (source["apiVersion"], source["kind"], source["metadata"]["name"]), wp["metadata"]["name"]
             )
@@ -136,7 +136,7 @@ def build_view(
     """The workspace view (pure): per kind, per cluster, per workload and per placement.
 
     ``sources`` are the hub objects keyed by (apiVersion, kind, name), as
-    ``works.list_sources`` returns them. ``placement``, ``cluster`` and ``kind`` narrow
+    ``plan.list_sources`` returns them. ``placement``, ``cluster`` and ``kind`` narrow
     the kinds, clusters and workloads; placements are narrowed by ``placement`` only (and
     their summary rows by ``cluster``). A workload is available everywhere when it is
     placed and its object is available on every cluster it is placed on, whatever
@@ -265,7 +265,7 @@ def build_view(
 
 def _source_kinds(placements: Iterable[Mapping], syncworks: Iterable[Mapping], kind: str | None) -> set:
     """(group, kind) of every source the view may show: the placements' resources and the SyncWorks' sources."""
-    wanted = {rk for wp in placements for rk in sync.resources_of(wp.get("spec") or {})}
+    wanted = {rk for wp in placements for rk in planning.resources_of(wp.get("spec") or {})}
     for work in syncworks:
         src = (work.get("spec") or {}).get("source") or {}
         if src.get("kind"):
@@ -274,11 +274,11 @@ def _source_kinds(placements: Iterable[Mapping], syncworks: Iterable[Mapping], k
 
 
 def list_sources(hub: kube.Kube, namespace: str, kinds: Iterable[tuple[str, str]]) -> dict:
-    """``works.list_sources``, one kind at a time, skipping kinds (or groups) the hub does not serve."""
+    """``plan.list_sources``, one kind at a time, skipping kinds (or groups) the hub does not serve."""
     found: dict = {}
     for group_kind in sorted(set(kinds)):
         try:
-            found.update(sync.list_sources(hub, namespace, [group_kind]))
+            found.update(planning.list_sources(hub, namespace, [group_kind]))
         except kube.KubeError as err:
             if err.status != 404:
                 raise

@@ -1,0 +1,269 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to tmc.multicluster
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Step 3 of the sync pass (member): make a member hold what its SyncWorks say.
+
+Layer 4 of the engine; private to this collection. ``apply_works`` server-side applies
+each SyncWork's manifest with field manager ``tmc-syncer``, creates namespaces on demand,
+reverts drift, deletes per the finalizer protocol, and computes each SyncWork's status.
+An object the member refuses is reported for that object and stops nothing else.
+
+A no-op pass makes no write: a SyncWork whose manifest hash and downstream
+fingerprint (generation, or resourceVersion for kinds without one) match what
+was last applied is left alone, so repeats cost one list per kind and cluster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube, render, status
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.common import (
+    MEMBER_APPLY_CONCURRENCY,
+    manifest_key,
+    object_key,
+    run_all,
+)
+
+SYNCER = api.FIELD_MANAGER
+
+
+@dataclass
+class MemberReport:
+    cluster: str
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    errors: list = field(default_factory=list)
+    statuses: dict = field(default_factory=dict)  # (ns, name) of SyncWork -> new status
+    finished: list = field(default_factory=list)  # SyncWorks whose finalizer can go
+    diffs: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "errors": self.errors,
+        }
+
+
+def fingerprint(obj: Mapping | None) -> str | None:
+    """What changes when anyone changes the object's spec (or data, for kinds without generation)."""
+    if not obj:
+        return None
+    meta = obj.get("metadata") or {}
+    generation = meta.get("generation")
+    return f"g{generation}" if generation else f"rv{meta.get('resourceVersion')}"
+
+
+def _live_index(member: kube.Kube, cluster: str, works: list[Mapping]) -> dict:
+    """Live managed objects on the member, one list per kind, keyed by (apiVersion, kind, ns, name)."""
+    kinds = sorted({(w["spec"]["manifest"]["apiVersion"], w["spec"]["manifest"]["kind"]) for w in works})
+    selector = f"{api.LABEL_MANAGED}=true,{api.LABEL_CLUSTER}={cluster}"
+    index = {}
+    for api_version, kind in kinds:
+        try:
+            items = member.list(api_version, kind, label_selector=selector)
+        except kube.KubeError as err:
+            if err.status == 404:
+                continue
+            raise
+        for obj in items:
+            index[(api_version, kind, obj["metadata"].get("namespace") or "", obj["metadata"]["name"])] = obj
+    return index
+
+
+def _ensure_namespace(member: kube.Kube, namespace: str, known: set, check_mode: bool) -> None:
+    if not namespace or namespace in known:
+        return
+    if member.get("v1", "Namespace", namespace) is None and not check_mode:
+        try:
+            member.create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {
+                        "name": namespace,
+                        "labels": {api.LABEL_MANAGED: "true"},
+                        "annotations": {api.ANNOTATION_CREATED_NAMESPACE: "true"},
+                    },
+                }
+            )
+        except kube.KubeError as err:
+            if err.status != 409:
+                raise
+    known.add(namespace)
+
+
+def _work_status(
+    work: Mapping, live: Mapping | None, now: dt.datetime, error: str | None = None, applied_hash: str | None = None
+) -> dict:
+    current = work.get("status") or {}
+    manifest = work["spec"]["manifest"]
+    conditions = current.get("conditions") or []
+    new = dict(current)
+    new["observedGeneration"] = work["metadata"].get("generation")
+    if error is not None:
+        new.update({"applied": False, "available": False, "message": error[:4000]})
+        conditions = status.set_condition(conditions, "Applied", "False", "ApplyFailed", error[:1000], now)
+        conditions = status.set_condition(conditions, "Degraded", "True", "ApplyFailed", error[:1000], now)
+        new["conditions"] = conditions
+        return new
+    available = status.is_available(manifest["kind"], live) if live else False
+    new.update(
+        {
+            "applied": True,
+            "available": bool(available),
+            "message": "",
+            "downstreamStatus": status.downstream_status(live) if live else {},
+            "downstreamFingerprint": fingerprint(live) or "",
+            "downstreamUID": live["metadata"].get("uid", "") if live else "",
+        }
+    )
+    if applied_hash:
+        new["appliedManifestHash"] = applied_hash
+        new["lastAppliedTime"] = status.format_time(now)
+    conditions = status.set_condition(conditions, "Applied", "True", "Applied", "", now)
+    conditions = status.set_condition(
+        conditions, "Available", "True" if available else "False", "Available" if available else "NotAvailable", "", now
+    )
+    conditions = status.set_condition(conditions, "Degraded", "False", "Healthy", "", now)
+    new["conditions"] = conditions
+    return new
+
+
+def apply_works(
+    member: kube.Kube,
+    cluster: str,
+    works: list[Mapping],
+    now: dt.datetime,
+    check_mode: bool = False,
+    diff: bool = False,
+    live: Mapping | None = None,
+    concurrency: int = MEMBER_APPLY_CONCURRENCY,
+    namespaces: set | None = None,
+) -> MemberReport:
+    """Make the member hold exactly the manifests of ``works`` (the SyncWorks of ``cluster``):
+    deletions first, then the applies, ``concurrency`` at a time.
+
+    ``live``: the member's managed objects keyed by (apiVersion, kind, namespace, name) when the
+    caller has them cached (the syncer's watches); else they are listed, one call per kind.
+    ``namespaces``: member namespaces known to exist, kept by a caller that runs many passes (the
+    syncer), so that a namespace is looked up once, not once per apply.
+    """
+    report = MemberReport(cluster)
+    live = _live_index(member, cluster, works) if live is None else live
+    namespaces = set() if namespaces is None else namespaces
+    ordered = sorted(works, key=object_key)
+    for work in [w for w in ordered if w["metadata"].get("deletionTimestamp")]:  # deletions first, in order
+        manifest = work["spec"]["manifest"]
+        try:
+            _finish_deleted(member, work, live.get(manifest_key(manifest)), report, check_mode)
+        except kube.KubeError as err:
+            _record_error(report, work, err, now)
+
+    def apply(work: Mapping) -> MemberReport:
+        part = MemberReport(cluster)
+        try:
+            _apply_one(
+                member, work, live.get(manifest_key(work["spec"]["manifest"])), namespaces, part, now, check_mode, diff
+            )
+        except kube.KubeError as err:
+            _record_error(part, work, err, now)
+        return part
+
+    applies = [(apply, w) for w in ordered if not w["metadata"].get("deletionTimestamp")]
+    for part in run_all(applies, concurrency):
+        _merge_report(report, part)
+    return report
+
+
+def _record_error(report: MemberReport, work: Mapping, err: kube.KubeError, now: dt.datetime) -> None:
+    key = manifest_key(work["spec"]["manifest"])
+    report.errors.append(
+        {"kind": key[1], "namespace": key[2], "name": key[3], "status": err.status, "message": str(err)}
+    )
+    report.statuses[object_key(work)] = _work_status(work, None, now, error=str(err))
+
+
+def _merge_report(report: MemberReport, part: MemberReport) -> None:
+    for counter in ("created", "updated", "deleted", "unchanged"):
+        setattr(report, counter, getattr(report, counter) + getattr(part, counter))
+    report.errors += part.errors
+    report.statuses.update(part.statuses)
+    report.finished += part.finished
+    report.diffs += part.diffs
+
+
+def _apply_one(
+    member: kube.Kube,
+    work: Mapping,
+    current: Mapping | None,
+    namespaces: set,
+    report: MemberReport,
+    now: dt.datetime,
+    check_mode: bool,
+    diff: bool,
+) -> None:
+    manifest = work["spec"]["manifest"]
+    wanted_hash = render.manifest_hash(manifest)
+    previous = work.get("status") or {}
+    if (
+        current is not None
+        and previous.get("appliedManifestHash") == wanted_hash
+        and previous.get("downstreamFingerprint") == fingerprint(current)
+    ):
+        report.unchanged += 1
+        report.statuses[object_key(work)] = _work_status(work, current, now)
+        return
+    namespace = manifest["metadata"].get("namespace") or ""
+    _ensure_namespace(member, namespace, namespaces, check_mode)
+    try:
+        result = member.apply(manifest, SYNCER, force=True, dry_run=check_mode)
+    except kube.KubeError as err:
+        if not (err.status == 404 and err.details.get("kind") == "namespaces"):
+            raise
+        if check_mode:
+            result = dict(manifest)  # its namespace would be created first
+        else:  # known, but deleted since: create it again
+            namespaces.discard(namespace)
+            _ensure_namespace(member, namespace, namespaces, check_mode)
+            result = member.apply(manifest, SYNCER, force=True)
+    if current is None:
+        report.created += 1
+    elif kube.comparable(result) != kube.comparable(current):
+        report.updated += 1
+    else:
+        report.unchanged += 1
+    if diff and (current is None or kube.comparable(result) != kube.comparable(current)):
+        report.diffs.append(
+            {
+                "cluster": report.cluster,
+                "kind": manifest["kind"],
+                "name": manifest["metadata"]["name"],
+                "before": kube.comparable(current) or {},
+                "after": kube.comparable(result) or {},
+            }
+        )
+    report.statuses[object_key(work)] = _work_status(
+        work, result if not check_mode else current or result, now, applied_hash=wanted_hash
+    )
+
+
+def _finish_deleted(
+    member: kube.Kube, work: Mapping, current: Mapping | None, report: MemberReport, check_mode: bool
+) -> None:
+    """Finalizer protocol: delete the downstream object (policy Delete), then the SyncWork may go."""
+    manifest = work["spec"]["manifest"]
+    if work["spec"].get("deletionPolicy", "Delete") == "Delete" and current is not None:
+        meta = manifest["metadata"]
+        member.delete(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace"), dry_run=check_mode)
+        report.deleted += 1
+        if not check_mode and member.get(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace")):
+            return  # still there (its own finalizers): the finalizer stays until it is gone
+    report.finished.append(work)
