@@ -151,13 +151,12 @@ message:
 
 import datetime as dt
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, placement, status
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, placement
 from ansible_collections.tmc.multicluster.plugins.module_utils.args import argspec
 from ansible_collections.tmc.multicluster.plugins.module_utils.module import TMCModule
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, hub_writes
 
 FIELD_MANAGER = "tmc-multicluster"
-STATUS_MANAGER = "tmc-placement"
 
 ARGSPEC = argspec(
     name={"type": "str", "required": True},
@@ -182,19 +181,6 @@ def _definition(p: dict) -> dict:
         },
         "spec": p["spec"],
     }
-
-
-def _status(current: dict, result, generation, now: dt.datetime) -> dict:
-    previous = current.get("status") or {}
-    conditions = status.set_condition(
-        previous.get("conditions") or [],
-        "Scheduled",
-        "True" if result.scheduled else "False",
-        "Scheduled" if result.scheduled else "NoCluster",
-        result.message,
-        now,
-    )
-    return {**previous, "observedGeneration": generation, "decisions": result.to_status(), "conditions": conditions}
 
 
 def _present(m: TMCModule) -> dict:
@@ -225,20 +211,9 @@ def _present(m: TMCModule) -> dict:
         gates=m.gates,
         now=now,
     )
-    new_status = _status(current, result, current.get("metadata", {}).get("generation"), now)
+    new_status = hub_writes.decision_status(current, result, None, now)
     status_changed = _status_differs(current.get("status") or {}, new_status)
-    stale_message = _status_differs(current.get("status") or {}, new_status, messages=True)
-    if (status_changed or stale_message) and not m.check_mode:
-        hub.apply(
-            {
-                "apiVersion": api.API_VERSION,
-                "kind": api.KIND_PLACEMENT,
-                "metadata": {"name": p["name"], "namespace": p["namespace"]},
-                "status": new_status,
-            },
-            STATUS_MANAGER,
-            subresource="status",
-        )
+    hub_writes.write_placement_status(hub, current, new_status, m.check_mode)
     after = {**current, "status": new_status}
     out = {
         "changed": change.changed or status_changed,
