@@ -381,7 +381,7 @@ def test_predicates_filter_and_explain():
     assert "gpu" in reason
     not_bool = P.decide({"predicates": ["cluster.name"]}, clusters)
     assert names(not_bool) == []
-    assert "not a bool" in not_bool.explanations["big"]["reasons"][0]
+    assert "not true or false" in not_bool.explanations["big"]["reasons"][0]
 
 
 def test_predicates_can_read_every_documented_field():
@@ -651,7 +651,7 @@ def test_to_status_has_exactly_the_contract_fields():
     assert result.decisions[0]["weight"] == 1  # copies
     assert result.message == "1 of 4 eligible clusters selected (4 clusters)"
     assert result.scheduled
-    nowhere = P.decide({"locations": []}, FLEET)
+    nowhere = P.decide({"clusterSelector": {"matchLabels": {"tier": "none"}}}, FLEET)
     assert nowhere.message == "no eligible cluster among 4"
     assert not nowhere.scheduled and nowhere.to_status() == []
 

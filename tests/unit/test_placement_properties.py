@@ -183,7 +183,7 @@ def oracle_eligible(c, spec, previous, namespace_labels):
     tolerations = spec.get("tolerations") or []
     if not _selector_matches(spec.get("clusterSelector"), c["labels"]):
         return False
-    if "locations" in spec and c["location"] not in spec["locations"]:
+    if spec.get("locations") and c["location"] not in spec["locations"]:  # absent or empty: every location
         return False
     ns = {"kubernetes.io/metadata.name": "team-a", **namespace_labels}
     if "namespaceSelector" in c and not _selector_matches(c["namespaceSelector"], ns):

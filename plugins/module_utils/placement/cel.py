@@ -27,6 +27,7 @@ import importlib
 import importlib.machinery
 import importlib.util
 import os
+import re
 import sys
 from collections import OrderedDict
 from typing import Any
@@ -107,11 +108,25 @@ def available() -> bool:
     return True
 
 
+_ERROR = re.compile(r"ERROR:\s*<input>:(\d+):(\d+):\s*([^:]+):\s*(.*)")
+
+
 def _condense(message: str) -> str:
-    """The ERROR lines of a CEL compiler message, on one line."""
-    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("ERROR")]
-    return "; ".join(errors or lines[:1]) or "unknown error"
+    """The ERROR lines of a CEL compiler message, on one line, positions in words.
+
+    ``ERROR: <input>:1:22: Syntax error: mismatched input ...`` becomes
+    ``syntax error at column 22: mismatched input ...``.
+    """
+    out = []
+    for line in str(message).splitlines():
+        found = _ERROR.search(line)
+        if found:
+            _row, column, kind, text = found.groups()
+            out.append(f"{kind.strip().lower()} at column {column}: {text.strip()}")
+    if not out:
+        lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+        out = lines[:1]
+    return "; ".join(out) or "unknown error"
 
 
 def compile_expression(expression: object, field: str) -> Any:
@@ -173,19 +188,55 @@ def make_context(value: dict) -> Any:
     return context
 
 
+def explain_error(exc: BaseException) -> str:
+    """A CEL evaluation error in the words of the expression, never a Python exception name.
+
+    The library raises Python exceptions (``KeyError: 'gpu'``); a user wrote CEL
+    and wants to know what in it went wrong and how to guard against it.
+    """
+    text = str(exc).strip()
+    if isinstance(exc, KeyError):
+        key = text.strip("'\"")
+        return (
+            f"no such key: '{key}' (a label or field the cluster does not have; guard with "
+            f"has(cluster.labels.{key}) or '{key}' in cluster.labels)"
+            if key.replace("_", "").replace("-", "").isalnum()
+            else f"no such key: '{key}' (guard with '{key}' in the map)"
+        )
+    if isinstance(exc, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(exc, IndexError):
+        return f"list index out of range ({text})" if text else "list index out of range"
+    if text.startswith("Undefined variable or function:"):
+        name = text.split(":", 1)[1].split(".", 1)[0].strip()
+        return f"unknown name or function {name}: predicates see one variable, cluster, and the CEL standard functions"
+    if text.startswith("Unsupported operation:"):
+        return "type mismatch: " + text.split(":", 1)[1].strip()
+    if text.startswith("No such overload"):
+        return (
+            "no such operation for these types (CEL does not convert between int, uint and double: "
+            "write 2.0 rather than 2 next to a double, or convert with int(x), double(x), string(x))"
+        )
+    if isinstance(exc, RecursionError):
+        return "the expression nests too deeply"
+    return text or "the expression could not be evaluated"
+
+
 def evaluate(program: Any, context: Any) -> tuple[bool, str | None]:
     """Run one program: ``(True, None)``, ``(False, None)``, or ``(False, error)``.
 
-    Anything but a boolean result is an error: CEL errors (missing map key,
-    type mismatch, division by zero, undefined variable) are reported with the
-    exception type and message.
+    Anything but a boolean result is an error; errors are explained in CEL's
+    terms (:func:`explain_error`), not as Python exceptions.
     """
     try:
         result = program.execute(context)
     except Exception as exc:
-        return False, f"{type(exc).__name__}: {exc}"
+        return False, explain_error(exc)
     if result is True:
         return True, None
     if result is False:
         return False, None
-    return False, f"returned {type(result).__name__} {result!r}, not a bool"
+    kind = {str: "a string", int: "an int", float: "a double", list: "a list", dict: "a map"}.get(
+        type(result), "a value"
+    )
+    return False, f"returned {kind} ({result!r}), not true or false"

@@ -68,11 +68,17 @@ def _match_reasons(view: ClusterView, placement: CompiledPlacement) -> list[str]
 
 
 def _noexecute_reason(taint: Taint, matching: list[Toleration], now: float | None) -> str | None:
-    """None when the matching tolerations still cover this NoExecute taint."""
-    limits = [t.seconds for t in matching]
-    if any(s is None for s in limits):
+    """None when the matching tolerations still cover this NoExecute taint.
+
+    The Kubernetes taint-manager rule: the *minimum* ``tolerationSeconds`` among
+    the matching tolerations that set one counts; only when none sets one is the
+    taint tolerated for ever. So a catch-all toleration never disables a timed
+    failover that another toleration asks for.
+    """
+    limits = [t.seconds for t in matching if t.seconds is not None]
+    if not limits:
         return None
-    seconds = max(limits)
+    seconds = min(limits)
     if taint.time_added is None:
         return None
     expires = taint.time_added + seconds

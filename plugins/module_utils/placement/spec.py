@@ -312,9 +312,8 @@ def compile_placement(
         uid=uid,
         generation=generation,
         selector=parse_selector(spec.get("clusterSelector"), "spec.clusterSelector"),
-        locations=None
-        if locations is None
-        else frozenset(_label_value(v) for v in _sequence(locations, "spec.locations")),
+        # Absent or empty: every location (the CRD's contract).
+        locations=frozenset(_label_value(v) for v in _sequence(locations, "spec.locations")) or None,
         predicates=_compile_predicates(
             spec.get("predicates"), uid or key, generation, DEFAULT_PROGRAM_CACHE if cache is None else cache
         ),

@@ -1,0 +1,119 @@
+"""Placement semantics a scheduler engineer would sign (issue 20): tolerations, locations, CEL errors in words."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import api
+from ansible_collections.tmc.multicluster.plugins.module_utils import placement as P
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+UNREACHABLE = "tmc.kcp.io/unreachable"
+
+
+def cluster(name, labels=None, location="", **extra):
+    return {"name": name, "labels": labels or {}, "location": location, **extra}
+
+
+def names(result):
+    return [d["cluster"] for d in result.decisions]
+
+
+# --------------------------------------------------------------------------
+# Tolerations: the Kubernetes taint-manager rule
+
+
+def _gone(minutes_ago: float):
+    """A cluster tainted unreachable:NoExecute ``minutes_ago`` before NOW."""
+    added = (NOW - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
+    return cluster("gone", taints=[{"key": UNREACHABLE, "effect": "NoExecute", "timeAdded": added}])
+
+
+def test_a_catch_all_toleration_does_not_disable_timed_failover():
+    """Minimum tolerationSeconds among the matching tolerations counts (Kubernetes, Karmada); was: the maximum."""
+    spec = {
+        "tolerations": [
+            {"operator": "Exists"},  # tolerates everything, for ever
+            {"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60},
+        ]
+    }
+    assert names(P.decide(spec, [_gone(0.5)], now=NOW)) == ["gone"]
+    result = P.decide(spec, [_gone(5)], now=NOW)
+    assert names(result) == []
+    assert "tolerationSeconds=60 expired" in result.explanations["gone"]["reasons"][0]
+
+
+def test_the_shortest_of_several_timed_tolerations_counts():
+    spec = {
+        "tolerations": [
+            {"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 600},
+            {"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 120},
+        ]
+    }
+    assert names(P.decide(spec, [_gone(1)], now=NOW)) == ["gone"]
+    assert names(P.decide(spec, [_gone(3)], now=NOW)) == []
+
+
+def test_untimed_matching_tolerations_alone_tolerate_for_ever():
+    spec = {"tolerations": [{"operator": "Exists"}, {"key": UNREACHABLE, "operator": "Exists"}]}
+    assert names(P.decide(spec, [_gone(10_000)], now=NOW)) == ["gone"]
+
+
+def test_zero_toleration_seconds_evicts_at_once():
+    spec = {"tolerations": [{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 0}]}
+    assert names(P.decide(spec, [_gone(0)], now=NOW)) == []
+
+
+# --------------------------------------------------------------------------
+# Empty means all
+
+
+FLEET = [cluster("a", location="east"), cluster("b", location="west"), cluster("c")]
+
+
+def test_empty_locations_select_every_location_as_the_crd_documents():
+    assert names(P.decide({"locations": []}, FLEET)) == ["a", "b", "c"]
+    assert names(P.decide({}, FLEET)) == ["a", "b", "c"]
+    index = P.PlacementIndex(FLEET)
+    assert names(index.decide({"metadata": {"name": "p", "namespace": "n"}, "spec": {"locations": []}})) == [
+        "a",
+        "b",
+        "c",
+    ]
+
+
+# --------------------------------------------------------------------------
+# CEL mistakes in the user's words (issue 18, found 5)
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("cluster.labels.gpu == 'a'", "no such key: 'gpu'"),
+        ("cluster.labels['gpu'] == 'a'", "has(cluster.labels.gpu)"),
+        ("cluster.allocatable.cpu * 2 > 1.0", "type mismatch: float * int"),
+        ("1 / 0 == 1", "division by zero"),
+        ("nope.x == 1", "unknown name or function 'nope'"),
+        ("cluster.taints[3].key == 'x'", "list index out of range"),
+        ("size(cluster.labels) > 'a'", "no such operation for these types"),
+        ("cluster.name", "returned a string ('a'), not true or false"),
+    ],
+)
+def test_cel_errors_are_explained_without_python_exception_names(expression, words):
+    result = P.decide({"predicates": [expression]}, [cluster("a")])
+    reason = result.explanations["a"]["reasons"][0]
+    assert reason.startswith("predicate error: spec.predicates[0]"), reason
+    assert words in reason, reason
+    for python in ("KeyError", "TypeError", "ZeroDivisionError", "RuntimeError", "IndexError", "Exception"):
+        assert python not in reason, reason
+
+
+def test_cel_syntax_errors_name_the_field_and_the_column():
+    with pytest.raises(api.SpecError) as err:
+        P.decide({"predicates": ["true", "cluster.labels.gpu =="]}, [cluster("a")])
+    text = str(err.value)
+    assert text.startswith("spec.predicates[1]: invalid CEL expression")
+    assert "syntax error at column 22" in text
+    assert "<input>" not in text
