@@ -110,7 +110,6 @@ def test_place_honours_now_namespace_labels_and_feature_gates():
         (CLUSTERS, {"numberOfClusters": 0}, "spec.numberOfClusters"),
         (CLUSTERS, {"predicates": ["cluster.labels["]}, r"spec.predicates\[0\]"),
         (CLUSTERS, "tier=prod", "must be a WorkloadPlacement"),
-        ([{"name": "x", "allocatable": {"cpu": "many"}}], {}, r"clusters\[x\].allocatable.cpu"),
         (CLUSTERS, {}, "feature_gates must be"),
     ],
 )
@@ -118,6 +117,14 @@ def test_place_errors_are_filter_errors_that_name_the_field(clusters, policy, me
     kwargs = {"feature_gates": 3} if message == "feature_gates must be" else {}
     with pytest.raises(AnsibleFilterError, match=message):
         place(clusters, policy, **kwargs)
+
+
+def test_unreadable_cluster_data_is_an_explained_rejection_not_an_error():
+    """Like the controller (issue 17): one cluster's unreadable data rejects that cluster only (was an error)."""
+    clusters = [{"name": "x", "allocatable": {"cpu": "many"}}, {"name": "y"}]
+    out = place(clusters, {}, explain=True)
+    assert [d["cluster"] for d in out["decisions"]] == ["y"]
+    assert out["explanations"]["x"]["reasons"][0].startswith("unreadable cluster data: clusters[x].allocatable.cpu")
 
 
 @pytest.mark.skipif(not (BIN / "ansible-playbook").exists(), reason="ansible-playbook is not installed")

@@ -117,3 +117,75 @@ def test_cel_syntax_errors_name_the_field_and_the_column():
     assert text.startswith("spec.predicates[1]: invalid CEL expression")
     assert "syntax error at column 22" in text
     assert "<input>" not in text
+
+
+# --------------------------------------------------------------------------
+# One cluster's bad data stops nobody (issue 17, item 3)
+
+
+def registration(name, status=None, spec=None, labels=None):
+    return {
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {"location": "east", **(spec or {})},
+        "status": status or {},
+    }
+
+
+BAD_DATA = [
+    {"allocatable": {"cpu": "1e999"}},
+    {"allocatable": {"memory": "9" * 400}},
+    {"allocatable": {"memory": 10**400}},
+    {"capacity": {"pods": "5Ei"}},
+    {"allocatable": {"cpu": "-3"}},
+    {"allocatable": {"cpu": "lots"}},
+    {"allocatable": {"cpu": float("inf")}},
+    {"allocatable": "garbage"},
+    {"workloads": -1},
+    {"taints": [{"key": "k", "effect": "Sometimes"}]},
+    {"taints": [{"key": "k", "effect": "NoExecute", "timeAdded": "yesterday"}]},
+]
+
+
+@pytest.mark.parametrize("status", BAD_DATA)
+def test_a_cluster_with_unreadable_data_is_ineligible_with_a_reason_and_others_still_place(status):
+    fleet = [registration("bad", status), registration("good", {"allocatable": {"cpu": "8", "memory": "32Gi"}})]
+    spec = {
+        "prioritizers": [{"name": "Capacity"}],
+        "predicates": ["cluster.allocatable.cpu >= 0.0"],
+        "replicaScheduling": {"type": "Divided", "dynamic": "AvailableCapacity"},
+    }
+    result = P.decide(spec, fleet, replicas=4)
+    assert names(result) == ["good"]
+    reason = result.explanations["bad"]["reasons"]
+    assert len(reason) == 1 and reason[0].startswith("unreadable cluster data: clusters[bad].status."), reason
+    index = P.PlacementIndex(fleet)
+    assert index.decide({"metadata": {"name": "p", "namespace": "n"}, "spec": spec}, replicas=4) == P.decide(
+        {"metadata": {"name": "p", "namespace": "n"}, "spec": spec}, fleet, replicas=4
+    )
+
+
+def test_a_corrected_cluster_becomes_eligible_again_through_the_index():
+    index = P.PlacementIndex([registration("x", {"allocatable": {"cpu": "1e999"}})])
+    key = index.set_placement({"metadata": {"name": "p", "namespace": "n"}, "spec": {}})
+    assert names(index.decide(key)) == []
+    affected = index.update_cluster(registration("x", {"allocatable": {"cpu": "8"}}))
+    assert affected == {key}
+    assert names(index.decide(key)) == ["x"]
+
+
+@pytest.mark.parametrize(
+    ("resource", "value", "ok"),
+    [
+        ("cpu", "1G", True),
+        ("cpu", "1000000001", False),
+        ("memory", "4Ei", True),
+        ("memory", "4097Pi", False),
+        ("pods", 1_000_000_000, True),
+        ("pods", 1_000_000_001, False),
+    ],
+)
+def test_quantity_bounds(resource, value, ok):
+    view = P.cluster_view(registration("c", {"allocatable": {resource: value}}))
+    assert (view.unreadable is None) == ok, view.unreadable
+    if not ok:
+        assert "is out of range (at most" in view.unreadable

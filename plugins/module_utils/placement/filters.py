@@ -113,6 +113,8 @@ def _admission_reasons(view: ClusterView, call: _Call, kept: bool | None = None)
 
     ``kept``: whether the cluster is in ``previous`` (default: look it up).
     """
+    if view.unreadable is not None:
+        return [f"unreadable cluster data: {view.unreadable}"]
     reasons = []
     if kept is None:
         kept = view.name in call.previous

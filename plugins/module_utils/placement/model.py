@@ -18,9 +18,8 @@ from typing import Any
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.quantity import (
-    parse_count,
-    parse_cpu,
-    parse_memory,
+    _ceil_int,
+    bounded_quantity,
     to_epoch,
 )
 
@@ -189,9 +188,9 @@ class Resources:
         obj = _mapping(obj, field)
         cpu, memory, pods = obj.get("cpu"), obj.get("memory"), obj.get("pods")
         return cls(
-            None if cpu is None else parse_cpu(cpu, f"{field}.cpu"),
-            None if memory is None else parse_memory(memory, f"{field}.memory"),
-            None if pods is None else parse_count(pods, f"{field}.pods"),
+            None if cpu is None else float(bounded_quantity(cpu, "cpu", f"{field}.cpu")),
+            None if memory is None else _ceil_int(bounded_quantity(memory, "memory", f"{field}.memory")),
+            None if pods is None else _ceil_int(bounded_quantity(pods, "pods", f"{field}.pods")),
         )
 
     def or_else(self, other: Resources) -> Resources:
@@ -273,6 +272,9 @@ class ClusterView:
     unschedulable: bool = False
     namespace_selector: Selector | None = None
     workloads: int = 0
+    # Why the cluster's data cannot be read (a quantity out of range, a malformed taint): such a
+    # cluster is ineligible for every placement, with this reason, and never fails the others.
+    unreadable: str | None = None
 
     @cached_property
     def plain(self) -> bool:
@@ -282,6 +284,8 @@ class ClusterView:
     @cached_property
     def admission_key(self) -> tuple:
         """What admission (namespace, cordon, taints, capacity) depends on: clusters share few of these."""
+        if self.unreadable is not None:
+            return ("unreadable", self.unreadable)
         return (self.taints, self.unschedulable, self.namespace_selector, self.allocatable.known_zero())
 
     @cached_property
@@ -378,9 +382,30 @@ def cluster_view(obj: object) -> ClusterView:
         return obj
     if not isinstance(obj, Mapping):
         raise api.SpecError("clusters[]", f"each cluster must be a mapping, not {type(obj).__name__}")
-    if "metadata" in obj:
-        return _view_from_object(obj)
-    return _view_from_simple(obj)
+    parse, meta = (
+        (_view_from_object, _mapping(obj.get("metadata"), "metadata"))
+        if "metadata" in obj
+        else (
+            _view_from_simple,
+            obj,
+        )
+    )
+    name = _cluster_name(meta, "metadata" if parse is _view_from_object else "clusters[]")
+    try:
+        return parse(obj)
+    except api.SpecError as err:
+        return _unreadable_view(name, meta, obj, str(err))
+
+
+def _unreadable_view(name: str, meta: Mapping, obj: Mapping, reason: str) -> ClusterView:
+    """A cluster whose data the engine cannot read: labels and location kept (when readable) for
+    the explanation, ineligible everywhere with ``reason``."""
+    try:
+        labels = _labels(meta.get("labels"), "labels")
+    except api.SpecError:
+        labels = {}
+    spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else obj
+    return ClusterView(name=name, labels=labels, location=_label_value(spec.get("location")), unreadable=reason)
 
 
 def cluster_views(clusters: Iterable[object]) -> dict[str, ClusterView]:

@@ -37,7 +37,13 @@ _SUFFIXES = {
     "Pi": Decimal(2) ** 50,
     "Ei": Decimal(2) ** 60,
 }
-_MAX_EXPONENT = 30
+_MAX_EXPONENT = 99  # the CRDs' quantity pattern allows at most two exponent digits
+
+# The most a cluster may report (or a replica request) of each resource. The CRDs
+# (roles/hub/files/crds/clusterregistrations.yaml) refuse the same values; a unit test
+# holds the two together. They keep every figure exact in an int64 and a double.
+QUANTITY_LIMITS = {"cpu": Decimal(10) ** 9, "memory": Decimal(2) ** 62, "pods": Decimal(10) ** 9}
+QUANTITY_LIMIT_TEXT = {"cpu": "1G", "memory": "4Ei", "pods": "1G"}
 
 
 def parse_quantity(value: object, field: str = "quantity") -> Decimal:
@@ -74,6 +80,16 @@ def parse_quantity(value: object, field: str = "quantity") -> Decimal:
             raise api.SpecError(field, f"{value!r} is out of range")
         return amount.scaleb(power)
     return amount * _SUFFIXES[suffix or ""]
+
+
+def bounded_quantity(value: object, resource: str, field: str) -> Decimal:
+    """``parse_quantity`` within ``0..QUANTITY_LIMITS[resource]``; a SpecError naming ``field`` outside."""
+    amount = parse_quantity(value, field)
+    if amount < 0:
+        raise api.SpecError(field, f"{value!r} is negative")
+    if amount > QUANTITY_LIMITS[resource]:
+        raise api.SpecError(field, f"{value!r} is out of range (at most {QUANTITY_LIMIT_TEXT[resource]})")
+    return amount
 
 
 def parse_cpu(value: object, field: str = "cpu") -> float:
