@@ -195,7 +195,7 @@ INVALID = [
     ("creg-endpoint-https", api.KIND_CLUSTER, None, {"endpoint": "http://10.0.0.1:6443"}, "spec.endpoint", "https"),
     ("creg-capacity-quantity", api.KIND_CLUSTER, None, {"capacity": {"cpu": "lots"}}, "spec.capacity.cpu", "match"),
     ("creg-capacity-range", api.KIND_CLUSTER, None, {"capacity": {"cpu": "2G"}}, "spec.capacity.cpu", "at most 1G"),
-    ("creg-capacity-int-range", api.KIND_CLUSTER, None, {"capacity": {"pods": 10**10}}, "spec.capacity.pods", "at most"),
+    ("creg-capacity-int-range", api.KIND_CLUSTER, None, {"capacity": {"pods": 10**10}}, "spec.capacity.pods", "at"),
     ("creg-capacity-exponent", api.KIND_CLUSTER, None, {"capacity": {"memory": "1e999"}}, "spec.capacity.memory", ""),
     ("creg-capacity-negative", api.KIND_CLUSTER, None, {"capacity": {"memory": "-1Gi"}}, "spec.capacity.memory", ""),
     ("creg-unschedulable-type", api.KIND_CLUSTER, None, {"unschedulable": "yes"}, "spec.unschedulable", "boolean"),

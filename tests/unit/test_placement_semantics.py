@@ -189,3 +189,21 @@ def test_quantity_bounds(resource, value, ok):
     assert (view.unreadable is None) == ok, view.unreadable
     if not ok:
         assert "is out of range (at most" in view.unreadable
+
+
+def test_the_controller_replans_when_a_cluster_reports_new_capacity():
+    """What the controller's ClusterRegistration watch asks (issue 17): status capacity feeds decisions."""
+    broken = registration("c", {"allocatable": {"cpu": "1e999"}, "workloads": 3})
+    fixed = registration("c", {"allocatable": {"cpu": "8"}, "workloads": 3})
+    assert P.decision_inputs_changed(broken, fixed)
+    assert P.decision_inputs_changed(fixed, registration("c", {"allocatable": {"cpu": "8"}, "capacity": {"pods": 9}}))
+    assert P.decision_inputs_changed(
+        fixed, registration("c", {"allocatable": {"cpu": "8"}, "taints": [{"key": "k", "effect": "NoSchedule"}]})
+    )
+    assert P.decision_inputs_changed(fixed, registration("c", {"allocatable": {"cpu": "8"}}, labels={"a": "b"}))
+    assert P.decision_inputs_changed(None, fixed)
+    # the workload count (rewritten by the controller after each decision) and heartbeat conditions do not
+    same = registration("c", {"allocatable": {"cpu": "8"}, "workloads": 4, "conditions": [{"type": "Ready"}]})
+    assert not P.decision_inputs_changed(fixed, same)
+    # nor a change that leaves the cluster unreadable for the same reason
+    assert not P.decision_inputs_changed(broken, registration("c", {"allocatable": {"cpu": "1e999"}, "workloads": 9}))

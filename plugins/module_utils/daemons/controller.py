@@ -45,6 +45,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.reflector
     object_key,
     spec_changed,
 )
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement import decision_inputs_changed
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import aggregate, clusters, common, hub_writes
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import plan as planning
 
@@ -313,7 +314,7 @@ class Controller:
         if (
             event == "SYNC"
             or spec_changed(old, obj)
-            or (old or {}).get("status", {}).get("taints") != (obj.get("status") or {}).get("taints")
+            or decision_inputs_changed(old, obj)  # status capacity, allocatable, taints: re-plan
             or event == "DELETED"
         ):
             for namespace in self._placement_namespaces():

@@ -146,6 +146,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.placement.model i
     Taint,
     cluster_view,
     cluster_views,
+    decision_inputs_changed,
     parse_selector,
     parse_taint,
 )
@@ -200,6 +201,7 @@ __all__ = [
     "cluster_views",
     "compile_placement",
     "decide",
+    "decision_inputs_changed",
     "divide_replicas",
     "parse_count",
     "parse_cpu",

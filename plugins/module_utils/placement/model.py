@@ -9,6 +9,7 @@ Private to this collection (module_utils are not a public API).
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -406,6 +407,20 @@ def _unreadable_view(name: str, meta: Mapping, obj: Mapping, reason: str) -> Clu
         labels = {}
     spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else obj
     return ClusterView(name=name, labels=labels, location=_label_value(spec.get("location")), unreadable=reason)
+
+
+def decision_inputs_changed(old: object, new: object) -> bool:
+    """Whether a change of one ClusterRegistration (``old`` -> ``new`` objects) can alter a decision.
+
+    Compares what the engine reads of the cluster (labels, location, taints, cordon,
+    namespaceSelector, capacity, allocatable, and whether it is readable at all), except
+    ``status.workloads``: the controller rewrites it after every decision and only the Balance
+    score reads it, at the next decision. A cluster appearing or going always counts.
+    """
+    if old is None or new is None:
+        return True
+    before, after = cluster_view(old), cluster_view(new)
+    return dataclasses.replace(before, workloads=0) != dataclasses.replace(after, workloads=0)
 
 
 def cluster_views(clusters: Iterable[object]) -> dict[str, ClusterView]:
