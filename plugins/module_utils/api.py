@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The TMC API's names: group, kinds, labels, annotations, feature gates, errors.
 
-This is the innermost layer of the engine (DESIGN.md section 1). It imports
-nothing else of the collection. module_utils are private to this collection:
+This is the innermost layer of the engine (DESIGN.md section 1) with ``kinds``, the
+registry of synced kinds; it imports nothing else of the collection. module_utils are private to this collection:
 they are not a public API and may change in any release.
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from ansible_collections.tmc.multicluster.plugins.module_utils import kinds
 
 GROUP = "tmc.kcp.io"
 VERSION = "v1alpha1"
@@ -39,16 +41,8 @@ FINALIZER_SYNCER = f"{GROUP}/syncer"
 TAINT_UNREACHABLE = f"{GROUP}/unreachable"
 TAINT_UNSCHEDULABLE = f"{GROUP}/unschedulable"
 
-DEFAULT_RESOURCES = (
-    ("apps", "Deployment"),
-    ("apps", "StatefulSet"),
-    ("apps", "DaemonSet"),
-    ("batch", "Job"),
-    ("", "Service"),
-    ("", "ConfigMap"),
-    ("", "Secret"),
-    ("networking.k8s.io", "Ingress"),
-)
+# What a WorkloadPlacement without ``resources`` places, as (group, kind): see ``kinds``.
+DEFAULT_RESOURCES = kinds.DEFAULT_RESOURCES
 
 
 def cluster_namespace(cluster: str) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kinds
 
 # Bounds on what a SyncWork carries back from a member (status.downstreamStatus).
 MAX_CONDITIONS = 16
@@ -31,33 +31,18 @@ _ELLIPSIS = "..."
 TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
 _STATUSES = (TRUE, FALSE, UNKNOWN)
 
-#: Counters summed across clusters, per kind.
-COUNTERS: Mapping[str, tuple[str, ...]] = {
-    "Deployment": ("replicas", "readyReplicas", "availableReplicas", "updatedReplicas", "unavailableReplicas"),
-    "StatefulSet": ("replicas", "readyReplicas", "currentReplicas", "updatedReplicas", "availableReplicas"),
-    "DaemonSet": (
-        "currentNumberScheduled",
-        "desiredNumberScheduled",
-        "numberAvailable",
-        "numberReady",
-        "updatedNumberScheduled",
-        "numberMisscheduled",
-        "numberUnavailable",
-    ),
-    "Job": ("active", "succeeded", "failed", "ready"),
-}
+#: Counters summed across clusters, per kind (``kinds.KindSpec.counters``).
+COUNTERS: Mapping[str, tuple[str, ...]] = {k.kind: k.counters for k in kinds.KINDS if k.counters}
 # Fields besides counters each kind reports; every kind also reports conditions.
 _EXTRA_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "Deployment": ("observedGeneration",),
-    "StatefulSet": ("observedGeneration",),
-    "DaemonSet": ("observedGeneration",),
-    "Job": ("startTime", "completionTime"),
-    "Service": ("loadBalancer",),
-    "Ingress": ("loadBalancer",),
+    k.kind: ("observedGeneration",) * k.observed_generation + k.status_fields
+    for k in kinds.KINDS
+    if k.observed_generation or k.status_fields
 }
 # Kinds whose status has observedGeneration; the aggregate sets it to the hub generation.
-_OBSERVED_GENERATION_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"})
-_KNOWN_KINDS = frozenset(COUNTERS) | frozenset(_EXTRA_FIELDS) | {"ConfigMap", "Secret", "Pod"}
+_OBSERVED_GENERATION_KINDS = frozenset(k.kind for k in kinds.KINDS if k.observed_generation)
+# Kinds of unknown status: their observedGeneration (when they have one) is copied and retargeted.
+_KNOWN_KINDS = frozenset(k.kind for k in kinds.KINDS)
 # Conditions that are bad when True ("abnormal-true"); every other type is bad when False.
 NEGATIVE_CONDITIONS = frozenset({"ReplicaFailure", "Failed", "FailureTarget", "Degraded", "Stalled", "Suspended"})
 # Job conditions that its controller only ever sets True, once: aggregated only when True everywhere.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube, status
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kinds, kube, status
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.common import (
     HUB_WRITE_CONCURRENCY,
     run_all,
@@ -27,8 +27,11 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.hub_wri
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.plan import Plan
 
-# Kinds whose hub source has a status that TMC aggregates.
-STATUS_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "Service", "Ingress"})
+
+def _aggregated(source: Mapping) -> bool:
+    """Whether TMC writes this hub source's status (``kinds.KindSpec.aggregated``)."""
+    spec = kinds.spec_for(source.get("kind"), source.get("apiVersion"))
+    return spec is not None and spec.aggregated
 
 
 def aggregate_status(
@@ -61,7 +64,7 @@ def aggregate_status(
         jobs = []
         for key, source in plan.sources.items():
             placed = by_source.get(key)
-            if not placed or source["kind"] not in STATUS_KINDS:
+            if not placed or not _aggregated(source):
                 continue
             if only_sources is not None and key not in only_sources:
                 continue

@@ -18,7 +18,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, placement, render, status
+from ansible_collections.tmc.multicluster.plugins.module_utils import (
+    api,
+    health,
+    kinds,
+    kube,
+    placement,
+    render,
+    status,
+)
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters as cluster_steps
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.common import (
     object_key,
@@ -26,22 +34,18 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.common 
     source_of,
 )
 
-# Where the default source kinds live (group -> version); other groups are discovered.
-KNOWN_VERSIONS = {"": "v1", "apps": "v1", "batch": "v1", "networking.k8s.io": "v1", "policy": "v1", "autoscaling": "v2"}
-# Kinds whose hub source has a status that TMC aggregates.
-
 # ------------------------------------------------------------------ sources
 
 
 def api_version_for(hub, group: str) -> str:
-    if group in KNOWN_VERSIONS:
-        return f"{group}/{KNOWN_VERSIONS[group]}" if group else "v1"
+    if group in kinds.GROUP_VERSIONS:
+        return f"{group}/{kinds.GROUP_VERSIONS[group]}" if group else kinds.GROUP_VERSIONS[group]
     found = hub.request("GET", f"/apis/{group}")
     return found["preferredVersion"]["groupVersion"]
 
 
 def resources_of(spec: Mapping) -> list[tuple[str, str]]:
-    listed = spec.get("resources") or [{"group": g, "kind": k} for g, k in api.DEFAULT_RESOURCES]
+    listed = spec.get("resources") or [{"group": g, "kind": k} for g, k in kinds.DEFAULT_RESOURCES]
     return [(r.get("group", "") or "", r["kind"]) for r in listed]
 
 
@@ -74,12 +78,9 @@ def get_sources(hub, namespace: str, keys: Iterable[tuple[str, str, str]]) -> di
 
 
 def _placeable(obj: Mapping) -> bool:
-    """Not one of the objects Kubernetes makes in every namespace (token Secrets, the root CA)."""
-    return not _is_service_account_token(obj) and obj["metadata"]["name"] != "kube-root-ca.crt"
-
-
-def _is_service_account_token(obj: Mapping) -> bool:
-    return obj.get("kind") == "Secret" and obj.get("type") == "kubernetes.io/service-account-token"
+    """Not one of the objects a cluster makes for itself in every namespace (``kinds.is_self_made``):
+    the hub's own are never placed, and a member's own are never taken over."""
+    return not kinds.is_self_made(obj)
 
 
 def selected_sources(spec: Mapping, sources: Mapping) -> list[dict]:
@@ -210,7 +211,7 @@ def _dependency_sources(source: Mapping, sources: Mapping, hub, namespace: str) 
         obj = sources.get(key)
         if obj is None:
             obj = hub.get("v1", kind, name, namespace)
-        if obj is not None and not _is_service_account_token(obj):
+        if obj is not None and _placeable(obj):
             found.append(obj)
     return found
 

@@ -8,22 +8,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kinds
 from ansible_collections.tmc.multicluster.plugins.module_utils.render import inputs, strip
 from ansible_collections.tmc.multicluster.plugins.module_utils.render.overrides import apply_override, override_matches
 
-# Kinds whose spec.replicas is the replica count a Divided decision sets.
-_REPLICA_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
-
 
 def _set_replicas(manifest: dict, replicas: Any) -> None:
+    """The replica count a Divided decision sets: at the kind's replica path (``kinds``), or at
+    ``spec.replicas`` of a kind that has one there."""
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
         raise api.SpecError("replicas", f"{replicas!r} is not a replica count (an integer >= 0)")
-    spec = manifest.get("spec")
-    if manifest.get("kind") in _REPLICA_KINDS or (isinstance(spec, dict) and "replicas" in spec):
-        if not isinstance(spec, dict):
-            spec = manifest["spec"] = {}
-        spec["replicas"] = replicas
+    known = kinds.spec_for(manifest.get("kind"), manifest.get("apiVersion"))
+    if known is not None and known.replicas:
+        path = known.replicas
+    elif isinstance(manifest.get("spec"), dict) and "replicas" in manifest["spec"]:
+        path = ("spec", "replicas")
+    else:
+        return  # a kind without a replica count
+    parent = manifest
+    for key in path[:-1]:
+        if not isinstance(parent.get(key), dict):
+            parent[key] = {}
+        parent = parent[key]
+    parent[path[-1]] = replicas
 
 
 def render_manifest(

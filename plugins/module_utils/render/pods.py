@@ -8,20 +8,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.tmc.multicluster.plugins.module_utils import kinds
 from ansible_collections.tmc.multicluster.plugins.module_utils.render import canonical
 
 
 def pod_specs(obj: Any) -> list[dict]:
-    """The pod specs inside an object: a Pod's spec, a CronJob's job template, or spec.template."""
+    """The pod specs inside an object: where its kind keeps one (``kinds.KindSpec.pod_spec``: a Pod's
+    spec, a CronJob's job template), else spec.template."""
     if not isinstance(obj, dict):
         return []
-    kind = obj.get("kind")
-    if kind == "Pod":
-        spec = obj.get("spec")
-    elif kind == "CronJob":
-        spec = canonical.dig(obj, "spec", "jobTemplate", "spec", "template", "spec")
-    else:
-        spec = canonical.dig(obj, "spec", "template", "spec")
+    known = kinds.spec_for(obj.get("kind"))
+    path = known.pod_spec if known is not None and known.pod_spec else ("spec", "template", "spec")
+    spec = canonical.dig(obj, *path)
     return [spec] if isinstance(spec, dict) else []
 
 

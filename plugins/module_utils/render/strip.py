@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kinds
 from ansible_collections.tmc.multicluster.plugins.module_utils.render import canonical, pods
 
 #: Source annotation: "true" keeps a NodePort/LoadBalancer Service's nodePort and
@@ -137,6 +137,10 @@ def _strip_templates(manifest: dict) -> None:
             meta.pop("creationTimestamp", None)
 
 
+# The rules particular to some kinds, by the names ``kinds.KindSpec.strip`` gives them.
+RULES = {"service": _strip_service, "job-identity": _strip_job, "pod-token-volume": _strip_pod}
+
+
 def strip_server_fields(source: Mapping) -> dict:
     """A copy of the source without the fields its API server or controllers wrote.
 
@@ -153,11 +157,7 @@ def strip_server_fields(source: Mapping) -> dict:
             for key in SERVER_SET_ANNOTATIONS:
                 annotations.pop(key, None)
     _strip_templates(manifest)
-    kind = manifest.get("kind")
-    if kind == "Service":
-        _strip_service(manifest)
-    elif kind == "Job":
-        _strip_job(manifest)
-    elif kind == "Pod":
-        _strip_pod(manifest)
+    known = kinds.spec_for(manifest.get("kind"), manifest.get("apiVersion"))
+    for rule in known.strip if known is not None else ():
+        RULES[rule](manifest)
     return manifest
