@@ -16,11 +16,18 @@ passed in. The rules (DESIGN.md section 2):
   with ``timeAdded`` = the moment the heartbeat crossed the eviction timeout, so
   tolerationSeconds count from then.
 - ``spec.unschedulable`` (cordon) adds ``tmc.kcp.io/unschedulable:NoSchedule``.
+
+How old a heartbeat is never rests on the member's clock. The controller ages it by *observed*
+time (``HeartbeatObserver``: how long ago, on its own monotonic clock, it last saw the Lease
+change), as the node lifecycle controller does with its probeTimestamp. A one-shot reader (the
+modules) takes the hub's own time of the Lease's last write (its managedFields), and the
+member-written ``renewTime`` only where the hub gives none.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -67,12 +74,62 @@ def parse_time(text: str | None) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+def renewal(lease: Mapping | None) -> str | None:
+    """The renewal the Lease records (its renewTime, or acquireTime before the first renewal);
+    None when it was never renewed."""
+    spec = (lease or {}).get("spec") or {}
+    return spec.get("renewTime") or spec.get("acquireTime") or None
+
+
 def last_heartbeat(lease: Mapping | None) -> dt.datetime | None:
-    """When the cluster last renewed its heartbeat Lease."""
-    if not lease:
+    """When the cluster last renewed its heartbeat Lease: on the hub's clock (the time of the Lease's
+    last write, from its managedFields) when the hub says so, else as the member wrote it."""
+    if not lease or renewal(lease) is None:
         return None
-    spec = lease.get("spec", {})
-    return parse_time(spec.get("renewTime") or spec.get("acquireTime"))
+    written = [
+        parse_time(entry.get("time"))
+        for entry in (lease.get("metadata") or {}).get("managedFields") or []
+        if "f:renewTime" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})  # the writer of the renewals
+    ]
+    written = [w for w in written if w is not None]
+    return max(written) if written else parse_time(renewal(lease))
+
+
+class HeartbeatObserver:
+    """When this process last *saw* each cluster's heartbeat Lease change, on its own monotonic
+    clock (the node lifecycle controller's probeTimestamp). A heartbeat's age is the time since
+    then, so a member whose clock runs minutes ahead or behind is neither kept alive nor declared
+    dead by it: only a renewal that stops stops the Lease from changing.
+
+    A Lease seen for the first time counts as just renewed (the controller started, or the cluster
+    is new): a dead cluster is found one threshold after a controller restart, never before.
+    ``at`` is always passed in (pure: no clock of its own).
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[str, float]] = {}  # cluster -> (renewal seen, when)
+        self._lock = threading.Lock()
+
+    def observe(self, cluster: str, lease: Mapping | None, at: float) -> None:
+        beat = renewal(lease)
+        with self._lock:
+            if beat is None:
+                self._seen.pop(cluster, None)
+                return
+            seen = self._seen.get(cluster)
+            if seen is None or seen[0] != beat:
+                self._seen[cluster] = (beat, at)
+
+    def age(self, cluster: str, lease: Mapping | None, at: float) -> float | None:
+        """Seconds since the Lease was last seen to change (observing it now first); None: never renewed."""
+        self.observe(cluster, lease, at)
+        with self._lock:
+            seen = self._seen.get(cluster)
+        return None if seen is None else max(0.0, at - seen[1])
+
+    def forget(self, cluster: str) -> None:
+        with self._lock:
+            self._seen.pop(cluster, None)
 
 
 def condition(
@@ -95,16 +152,28 @@ def _taint(key: str, effect: str, added: dt.datetime, previous: list) -> dict:
     return {"key": key, "effect": effect, "timeAdded": (old or {}).get("timeAdded") or format_time(added)}
 
 
+_FROM_LEASE = object()
+
+
 def evaluate(
-    registration: Mapping, lease: Mapping | None, now: dt.datetime, thresholds: Thresholds = Thresholds()
+    registration: Mapping,
+    lease: Mapping | None,
+    now: dt.datetime,
+    thresholds: Thresholds = Thresholds(),
+    age=_FROM_LEASE,
 ) -> Health:
-    """The health of one cluster at ``now``."""
+    """The health of one cluster at ``now``. ``age``: the heartbeat's age in seconds as the caller
+    observed it (``HeartbeatObserver``; None: never renewed); by default ``now`` minus
+    ``last_heartbeat(lease)``."""
     status = registration.get("status", {}) or {}
     spec = registration.get("spec", {}) or {}
     previous_conditions = status.get("conditions", []) or []
     previous_taints = status.get("taints", []) or []
-    beat = last_heartbeat(lease)
-    age = (now - beat).total_seconds() if beat else None
+    if age is _FROM_LEASE:
+        beat = last_heartbeat(lease)
+        age = (now - beat).total_seconds() if beat else None
+    else:
+        beat = None if age is None else now - dt.timedelta(seconds=age)
     reachable = next((c for c in previous_conditions if c.get("type") == "APIReachable"), None)
     api_ok = (reachable or {}).get("status", "Unknown") != "False"
 

@@ -125,3 +125,95 @@ def test_current_health_holds_evictions_in_a_full_disruption_and_not_otherwise()
     assert effects(everyone_gone) == {n: ["NoSchedule"] for n in ("a", "b", "c")}
     one_gone = {"a": lease_renewed(400), "b": lease_renewed(1), "c": lease_renewed(1)}
     assert effects(one_gone) == {"a": ["NoExecute", "NoSchedule"], "b": [], "c": []}
+
+
+# ------------------------------------------------------------------ observed time (clock skew)
+
+
+def lease_written(renew_time: dt.datetime) -> dict:
+    return {"spec": {"renewTime": renew_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}}
+
+
+@given(
+    skew=st.floats(min_value=-3600, max_value=3600, allow_nan=False),
+    interval=st.floats(min_value=1, max_value=20),
+    beats=st.integers(min_value=1, max_value=30),
+)
+def test_a_member_that_renews_stays_ready_whatever_its_clock_says(skew, interval, beats):
+    """A syncer whose clock is ``skew`` seconds off renews every ``interval`` seconds: as long as its
+    Lease keeps changing, the observed age stays below the interval, whatever renewTime says."""
+    observer = health.HeartbeatObserver()
+    mono = 100.0
+    for beat in range(beats):
+        mono += interval
+        when = NOW + dt.timedelta(seconds=skew + beat * interval)
+        age = observer.age("east", lease_written(when), mono)
+        assert age == 0.0
+        later = mono + interval * 0.99  # just before the next renewal
+        age = observer.age("east", lease_written(when), later)
+        verdict = health.evaluate({"spec": {}}, lease_written(when), NOW, T, age=age)
+        assert verdict.ready == "True" and verdict.taints == []
+
+
+@pytest.mark.parametrize("skew_minutes", [-10, 0, 10])
+def test_a_member_that_stops_renewing_goes_stale_then_evicts_on_the_observers_clock(skew_minutes):
+    """Its last renewTime is skewed by minutes (ahead: it would look alive for ever; behind: dead at
+    once, if judged against the hub's clock); the observer ages it from when it last changed."""
+    observer = health.HeartbeatObserver()
+    lease = lease_written(NOW + dt.timedelta(minutes=skew_minutes))
+    observer.observe("east", lease, 1000.0)
+    for elapsed, ready, effects in [
+        (39.0, "True", []),
+        (41.0, "Unknown", ["NoSchedule"]),
+        (301.0, "Unknown", ["NoSchedule", "NoExecute"]),
+    ]:
+        now = NOW + dt.timedelta(seconds=elapsed)
+        age = observer.age("east", lease, 1000.0 + elapsed)
+        assert age == pytest.approx(elapsed)
+        verdict = health.evaluate({"spec": {}}, lease, now, T, age=age)
+        assert verdict.ready == ready
+        assert [t["effect"] for t in verdict.taints] == effects
+    # the NoExecute taint counts from when the heartbeat crossed the eviction timeout, on the hub's clock
+    assert verdict.taints[1]["timeAdded"] == health.format_time(NOW + dt.timedelta(seconds=300))
+
+
+def test_the_old_way_would_have_been_fooled_by_skew():
+    """What observed time fixes: renewTime against the hub's clock keeps a dead member that ran 10
+    minutes ahead alive, and kills a live one that runs 10 minutes behind."""
+    ahead_and_dead = health.evaluate({"spec": {}}, lease_written(NOW + dt.timedelta(minutes=10)), NOW, T)
+    behind_and_alive = health.evaluate({"spec": {}}, lease_written(NOW - dt.timedelta(minutes=10)), NOW, T)
+    assert ahead_and_dead.ready == "True"
+    assert health.evicting(behind_and_alive)
+
+
+def test_a_lease_seen_for_the_first_time_counts_as_just_renewed_and_one_never_renewed_has_no_age():
+    observer = health.HeartbeatObserver()
+    assert observer.age("east", lease_written(NOW - dt.timedelta(hours=5)), 7.0) == 0.0
+    assert observer.age("west", {"spec": {"holderIdentity": "west-syncer"}}, 7.0) is None
+    assert observer.age("north", None, 7.0) is None
+    verdict = health.evaluate({"spec": {}}, None, NOW, T, age=None)
+    assert cond(verdict, "Heartbeat")["reason"] == "NeverHeartbeat"
+
+
+def test_a_one_shot_reader_takes_the_hubs_time_of_the_renewal_over_the_members_renew_time():
+    renewed_on_the_hub = NOW - dt.timedelta(seconds=5)
+    lease = {
+        "metadata": {
+            "managedFields": [
+                {
+                    "manager": "east-syncer",
+                    "time": health.format_time(renewed_on_the_hub),
+                    "fieldsV1": {"f:spec": {"f:renewTime": {}, "f:holderIdentity": {}}},
+                },
+                {
+                    "manager": "tmc-registration",
+                    "time": health.format_time(NOW),
+                    "fieldsV1": {"f:metadata": {"f:labels": {}}},
+                },
+            ]
+        },
+        "spec": {"renewTime": (NOW - dt.timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+    }
+    assert health.last_heartbeat(lease) == renewed_on_the_hub
+    verdict = health.evaluate({"spec": {}}, lease, NOW, T)
+    assert verdict.ready == "True" and verdict.heartbeat_age == pytest.approx(5)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import socket
+import threading
 
 import pytest
 from hypothesis import given
@@ -76,3 +78,77 @@ def test_circuit_opens_after_threshold_and_half_opens_after_cooldown():
     breaker.before_call("GET /x")  # half-open: one call goes through
     breaker.record(True)
     assert not breaker.is_open and breaker.failures == 0
+
+
+def test_half_open_lets_exactly_one_probe_through_among_many_concurrent_callers():
+    now = [0.0]
+    breaker = kube.CircuitBreaker(threshold=1, cooldown=10, clock=lambda: now[0])
+    breaker.record(False)  # open
+    now[0] = 10.0  # the cooldown is over: half-open
+    callers = 64
+    start = threading.Barrier(callers, timeout=30)
+    outcomes: list = []
+    lock = threading.Lock()
+
+    def call():
+        start.wait()
+        try:
+            outcome = "probe" if breaker.before_call("GET /x") else "closed"
+        except kube.KubeError as err:
+            outcome = err.reason
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=call) for _caller in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(set(outcomes)) == ["CircuitOpen", "probe"]
+    assert outcomes.count("probe") == 1 and len(outcomes) == callers
+    # until the probe is back, everyone else still fails fast, however long it takes
+    now[0] = 1000.0
+    with pytest.raises(kube.KubeError, match="circuit open"):
+        breaker.before_call("GET /x")
+    assert breaker.is_open
+
+
+def test_a_failed_probe_opens_the_circuit_for_another_cooldown_and_a_good_one_closes_it():
+    now = [0.0]
+    breaker = kube.CircuitBreaker(threshold=1, cooldown=10, clock=lambda: now[0])
+    breaker.record(False)
+    now[0] = 10.0
+    assert breaker.before_call("GET /x") is True
+    breaker.record(False, probe=True)
+    assert breaker.trips == 2
+    now[0] = 19.0
+    with pytest.raises(kube.KubeError, match="circuit open"):
+        breaker.before_call("GET /x")  # a new cooldown from the probe's failure
+    now[0] = 20.0
+    assert breaker.before_call("GET /x") is True
+    breaker.record(True, probe=True)
+    assert not breaker.is_open
+    assert [breaker.before_call("GET /x") for _call in range(5)] == [False] * 5  # closed: no probes
+
+
+def test_a_probe_through_the_client_is_always_recorded_even_when_the_server_is_not_there():
+    """The probe is a real request to a port nothing listens on: it fails, is recorded (the circuit
+    opens again), and the next cooldown brings the next probe (a probe never recorded would keep
+    every call failing fast for ever)."""
+    now = [0.0]
+    breaker = kube.CircuitBreaker(threshold=1, cooldown=10, clock=lambda: now[0])
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    client = kube.Kube(
+        kube.make_transport(kube.ClientConfig(host=f"http://127.0.0.1:{port}", api_key="x")),
+        retry=kube.NO_RETRY,
+        breaker=breaker,
+    )
+    for _round in range(3):
+        with pytest.raises(kube.KubeError, match="cannot reach"):
+            client.request("GET", "/version")  # the probe (or, first, the call that opens the circuit)
+        with pytest.raises(kube.KubeError, match="circuit open"):
+            client.request("GET", "/version")
+        now[0] += 10.0
+    assert breaker.trips == 3

@@ -49,8 +49,11 @@ def in_cluster_config(request_timeout: float = 30.0, base: str = SERVICE_ACCOUNT
 DAEMON_POOL_MAXSIZE = 256
 
 
-def daemon_client(cfg: kube.ClientConfig, server: str, metrics: Metrics) -> kube.Kube:
-    """A client of its own (not the modules' pool) with a circuit breaker and request metrics."""
+def daemon_client(
+    cfg: kube.ClientConfig, server: str, metrics: Metrics, user_agent: str = kube.USER_AGENT
+) -> kube.Kube:
+    """A client of its own (not the modules' pool) with a circuit breaker and request metrics.
+    ``user_agent`` names the daemon and its identity (the hub's audit log shows it)."""
     breaker = kube.CircuitBreaker(threshold=5, cooldown=5.0)
     metrics.watch_breaker(server, breaker)
     return kube.Kube(
@@ -59,4 +62,17 @@ def daemon_client(cfg: kube.ClientConfig, server: str, metrics: Metrics) -> kube
         retry=kube.RetryPolicy(attempts=4, base_delay=0.2, max_delay=2.0),
         breaker=breaker,
         observer=metrics.observer(server),
+        user_agent=user_agent,
     )
+
+
+def elector_client(cfg: kube.ClientConfig, user_agent: str) -> kube.Kube:
+    """The leader election's own client: its own connections (never queued behind the workers'), no
+    retries and no circuit breaker (an attempt is bounded by the renew deadline as a whole: a retry
+    or a breaker's wait inside it would stretch it)."""
+    return kube.Kube(kube.make_transport(cfg, 2), cfg, retry=kube.NO_RETRY, user_agent=user_agent)
+
+
+def user_agent(daemon: str, identity: str) -> str:
+    """``tmc-<daemon>/<identity>``: what the hub's audit log groups requests by."""
+    return f"tmc-{daemon}/{identity}"

@@ -24,7 +24,7 @@ import argparse
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from typing import Union
 
@@ -208,8 +208,12 @@ class Controller:
         elector: leader.LeaderElector | None = None,
         reflectors: Mapping[tuple[str, str], Cache] | None = None,
         queue: workqueue.WorkQueue | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.hub, self.args, self.gates, self.metrics = hub, args, gates, metrics
+        self.clock = clock
+        # When each heartbeat Lease was last seen to change: heartbeats age by observed time.
+        self.heartbeats = health.HeartbeatObserver()
         self.stop = threading.Event()
         self.queue = queue or workqueue.WorkQueue("controller", metrics, key_type=lambda key: key[0])
         self.threads: list[threading.Thread] = []
@@ -283,6 +287,10 @@ class Controller:
             else:
                 self.reflectors[(api_version, kind)] = make_reflector(None if scope is PER_NAMESPACE else scope)
 
+    def leading(self) -> bool:
+        """Whether this replica may write now (always, without leader election)."""
+        return self.elector is None or self.elector.leading()
+
     def _syncwork_selector(self) -> str | None:
         """With --namespaces, only the SyncWorks of those namespaces' workloads."""
         if not self.namespaces:
@@ -327,10 +335,15 @@ class Controller:
         if event == "MODIFIED" and before != after and name in self._placement_namespaces():
             self.queue.add(("ns", name))
 
-    def _on_lease(self, _event: str, obj: dict, _old) -> None:
+    def _on_lease(self, event: str, obj: dict, _old) -> None:
         name = obj["metadata"]["name"]
         if name.startswith(api.HEARTBEAT_LEASE_PREFIX):
-            self.queue.add(("health", name[len(api.HEARTBEAT_LEASE_PREFIX) :]))
+            cluster = name[len(api.HEARTBEAT_LEASE_PREFIX) :]
+            if event == "DELETED":
+                self.heartbeats.forget(cluster)
+            else:
+                self.heartbeats.observe(cluster, obj, self.clock())  # seen now, whoever leads
+            self.queue.add(("health", cluster))
 
     def _on_placement(self, event: str, obj: dict, old) -> None:
         namespace = obj["metadata"]["namespace"]
@@ -423,8 +436,8 @@ class Controller:
     # -- handling keys
 
     def handle(self, key: tuple) -> None:
-        if self.elector is not None and not self.elector.is_leader.is_set():
-            return
+        if not self.leading():
+            return  # a standby keeps its caches warm and writes nothing
         kind = key[0]
         with observability.span(f"controller.{kind}", key=str(key)):
             if kind == "health":
@@ -464,6 +477,8 @@ class Controller:
             self.thresholds,
             lease=lease,
             failover=self.gates.is_enabled("TMCFailover") and not self.evictions_held,
+            observer=self.heartbeats,
+            observed_at=self.clock(),
         )
 
     def _namespace_lock(self, namespace: str) -> threading.Lock:
@@ -525,6 +540,8 @@ class Controller:
         if self.metrics.enabled:
             self.metrics.decision_seconds.observe(time.monotonic() - started)
         counts = hub_writes.write_works(self.hub, plan, now)
+        if counts.errors and not self.leading():
+            raise kube.NotLeader(f"{len(counts.errors)} SyncWork writes in {namespace} held back: leadership lost")
         for error in plan.errors + counts.errors:
             log(logging.WARNING, "cannot place", namespace=namespace, **{k: str(v) for k, v in error.items()})
         if counts.transient:
@@ -605,15 +622,12 @@ class Controller:
         """Hold evictions while every cluster is past its eviction timeout (health.full_disruption)."""
         leases = self.reflectors[("coordination.k8s.io/v1", "Lease")]
         now = common.now_utc()
-        verdicts = [
-            health.evaluate(
-                r,
-                leases.get(api.SYSTEM_NAMESPACE, api.heartbeat_lease_name(r["metadata"]["name"])),
-                now,
-                self.thresholds,
-            )
-            for r in registrations
-        ]
+        verdicts = []
+        for registration in registrations:
+            name = registration["metadata"]["name"]
+            lease = leases.get(api.SYSTEM_NAMESPACE, api.heartbeat_lease_name(name))
+            age = self.heartbeats.age(name, lease, self.clock())
+            verdicts.append(health.evaluate(registration, lease, now, self.thresholds, age=age))
         held = health.full_disruption(verdicts)
         if held != self.evictions_held:
             log(
@@ -654,7 +668,7 @@ class Controller:
         self.threads = [*threads, tick, *elector]
         was_leader = False
         while not self.stop.wait(0.2):
-            leading = self.elector is None or self.elector.is_leader.is_set()
+            leading = self.leading()
             if leading and not was_leader:
                 self._resync_all()
             was_leader = leading
@@ -696,18 +710,22 @@ def main(argv: list[str] | None = None) -> int:
         gates = api.FeatureGates.from_flag(args.feature_gates)
         gates.require(api.MASTER_GATE)
         metrics = observability.Metrics(enabled=gates.is_enabled("TMCObservability"))
-        hub = connection.daemon_client(connection.hub_config(args), "hub", metrics)
+        identity = args.id or leader.default_identity()
+        agent = connection.user_agent("controller", identity)
+        hub_cfg = connection.hub_config(args)
+        hub = connection.daemon_client(hub_cfg, "hub", metrics, user_agent=agent)
         elector = None
         if args.leader_elect:
             elector = leader.LeaderElector(
-                hub,
+                connection.elector_client(hub_cfg, agent),
                 args.leader_elect_namespace or args.namespace,
                 LEASE_NAME,
-                args.id or leader.default_identity(),
+                identity,
                 args.leader_elect_lease_duration,
                 args.leader_elect_renew_deadline,
                 args.leader_elect_retry_period,
             )
+            hub.write_gate = elector.write_gate  # every hub write: workers, status, health, GC
         controller = Controller(hub, args, gates, metrics, elector=elector)
     except api.TMCError as err:
         log(logging.ERROR, f"refusing to start: {err}")

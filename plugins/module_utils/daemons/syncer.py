@@ -21,6 +21,7 @@ Run: ``python -m ansible_collections.tmc.multicluster.plugins.module_utils.daemo
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import threading
 import time
@@ -62,6 +63,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--downstream-context", help="kubeconfig context of the member")
     p.add_argument("--heartbeat-interval", type=float, default=10.0, help="seconds between heartbeat renewals")
     p.add_argument("--capacity-interval", type=float, default=60.0, help="seconds between capacity reports")
+    p.add_argument(
+        "--clock-offset",
+        type=float,
+        default=0.0,
+        help="for tests only: seconds added to this syncer's clock in the times it writes (its heartbeat's "
+        "renewTime), as on a member whose clock is off; the hub must judge the heartbeat the same",
+    )
     return p
 
 
@@ -261,13 +269,17 @@ class Syncer:
 
     # -- heartbeat and capacity
 
+    def _now(self) -> dt.datetime:
+        """This syncer's clock (``--clock-offset`` moves it, for tests)."""
+        return common.now_utc() + dt.timedelta(seconds=getattr(self.args, "clock_offset", 0.0) or 0.0)
+
     def _beat_loop(self) -> None:
         next_capacity = 0.0
         while not self.stop.is_set():
             try:
                 # The heartbeat says "this cluster is being synced": no renewal while the member is away.
                 self.member.version()
-                clusters.renew_heartbeat(self.hub, self.cluster, common.now_utc(), check_mode=False)
+                clusters.renew_heartbeat(self.hub, self.cluster, self._now(), check_mode=False)
                 self.last_heartbeat = time.monotonic()
                 if self.metrics.enabled:
                     self.metrics.target_health.labels(self.cluster).set(1)
@@ -334,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         log(logging.ERROR, f"refusing to start: {err}")
         return 2
     metrics = observability.Metrics(enabled=gates.is_enabled("TMCObservability"))
-    hub = connection.daemon_client(connection.hub_config(args), "hub", metrics)
+    agent = connection.user_agent("syncer", args.cluster_name)
+    hub = connection.daemon_client(connection.hub_config(args), "hub", metrics, user_agent=agent)
     member_cfg = (
         kube.ClientConfig(
             kubeconfig=args.downstream_kubeconfig,
@@ -344,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.downstream_kubeconfig
         else connection.in_cluster_config(args.request_timeout)
     )
-    member = connection.daemon_client(member_cfg, "member", metrics)
+    member = connection.daemon_client(member_cfg, "member", metrics, user_agent=agent)
     syncer = Syncer(hub, member, args.cluster_name, args, gates, metrics)
     endpoints = observability.Endpoints(metrics, syncer.healthy, syncer.ready)
     if args.metrics_port:

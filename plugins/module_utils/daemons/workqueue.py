@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.observability import Metrics, log
 
 
@@ -228,12 +228,16 @@ def process_key(
     kind: str = "key",
 ) -> None:
     """Handle one key taken from ``queue`` and mark it done: a failure comes back after its backoff,
-    a key that waits for a cache (``CacheNotSynced``) after ``CACHE_RETRY`` seconds, with no failure
-    counted (``waited_for``: the caches already said to be waited for, one log line each)."""
+    a key whose write the write gate held back (``NotLeader``) is dropped, a key that waits for a
+    cache (``CacheNotSynced``) comes back after ``CACHE_RETRY`` seconds, with no failure counted
+    (``waited_for``: the caches already said to be waited for, one log line each)."""
     started = time.monotonic()
     try:
         handle(key)
         queue.forget(key)
+    except kube.NotLeader:
+        queue.forget(key)  # leadership was lost mid-pass: dropped, the next leader's first pass redoes it
+        log(logging.DEBUG, "not leading: key dropped", key=str(key))
     except CacheNotSynced as err:
         queue.add_after(key, CACHE_RETRY)
         if err.kind not in waited_for:

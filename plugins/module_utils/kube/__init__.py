@@ -29,6 +29,8 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.kube.client impor
     JSON,
     JSON_PATCH,
     MERGE_PATCH,
+    READS,
+    USER_AGENT,
     WATCH_CONNECT_TIMEOUT,
     Kube,
     Resource,
@@ -40,7 +42,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.kube.config impor
     MISSING_LIBRARY,
     ClientConfig,
 )
-from ansible_collections.tmc.multicluster.plugins.module_utils.kube.errors import KubeError  # noqa: F401
+from ansible_collections.tmc.multicluster.plugins.module_utils.kube.errors import KubeError, NotLeader  # noqa: F401
 from ansible_collections.tmc.multicluster.plugins.module_utils.kube.ops import (  # noqa: F401
     Change,
     comparable,

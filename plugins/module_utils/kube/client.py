@@ -43,6 +43,10 @@ APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 WATCH_CONNECT_TIMEOUT = 10.0
+USER_AGENT = "tmc.multicluster"
+READS = frozenset({"GET", "HEAD", "OPTIONS"})  # what a write gate lets through
+# write_gate(what) -> seconds the write may still take; raises NotLeader to hold it back
+WriteGate = Callable[[str], float]
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,14 @@ def _status_message(status: int, body: str) -> tuple[str, str, dict]:
 
 
 class Kube:
-    """Plain-dict access to one API server."""
+    """Plain-dict access to one API server.
+
+    ``user_agent``: the User-Agent of every request (a daemon names its identity there, so that the
+    API server's audit log tells its replicas apart). ``write_gate``: asked right before every attempt
+    of every request that is not a read is sent (see ``WriteGate``); it may hold the write back
+    (``NotLeader``) or shorten its timeout. Every write path goes through ``request``, so none
+    bypasses it.
+    """
 
     def __init__(
         self,
@@ -85,8 +96,12 @@ class Kube:
         retry: RetryPolicy = DEFAULT_RETRY,
         breaker: CircuitBreaker | None = None,
         observer: Callable[[str, str, int, float], None] | None = None,
+        user_agent: str = USER_AGENT,
+        write_gate: WriteGate | None = None,
     ):
         self.transport = transport
+        self.user_agent = user_agent
+        self.write_gate = write_gate
         self.cfg = cfg or ClientConfig()
         self.retry = retry
         self.breaker = breaker
@@ -134,21 +149,27 @@ class Kube:
             payload = body.encode()
         else:
             payload = json.dumps(body).encode()
-        headers = {"Content-Type": content_type, "Accept": JSON}
+        headers = {"Content-Type": content_type, "Accept": JSON, "User-Agent": self.user_agent}
+        limit = timeout or self.cfg.request_timeout
 
         def call():
-            if self.breaker is not None:
-                self.breaker.before_call(f"{method} {path}")
+            budget = limit
+            if self.write_gate is not None and method not in READS:
+                budget = min(limit, self.write_gate(f"{method} {path}"))  # NotLeader: nothing is sent
+            probe = self.breaker.before_call(f"{method} {path}") if self.breaker is not None else False
             started = time.monotonic()
+            status, failed = 0, False
             try:
-                result = attempt()
+                result = attempt(budget)
+                status = 200
+                return result
             except KubeError as err:
-                self._record(method, path, err.status, started, failed=is_transient(err))
+                status, failed = err.status, is_transient(err)
                 raise
-            self._record(method, path, 200, started, failed=False)
-            return result
+            finally:
+                self._record(method, path, status, started, failed, probe)
 
-        def attempt():
+        def attempt(budget: float):
             try:
                 response = self.transport.request(
                     method,
@@ -156,7 +177,7 @@ class Kube:
                     query=query_params,
                     headers=headers,
                     body=payload,
-                    timeout=urllib3.Timeout(total=timeout or self.cfg.request_timeout),
+                    timeout=urllib3.Timeout(total=budget),
                 )
             except (ConfigError, *_CONNECTION_ERRORS) as err:
                 raise self._unreachable(f"{method} {path}", err) from None
@@ -170,9 +191,9 @@ class Kube:
 
         return with_retries(call, retry or self.retry)
 
-    def _record(self, method: str, path: str, status: int, started: float, failed: bool) -> None:
+    def _record(self, method: str, path: str, status: int, started: float, failed: bool, probe: bool = False) -> None:
         if self.breaker is not None:
-            self.breaker.record(not failed)
+            self.breaker.record(not failed, probe)
         if self.observer is not None:
             self.observer(method, path, status, time.monotonic() - started)
 
@@ -194,8 +215,7 @@ class Kube:
         """
         res = self.resource(api_version, kind)
         path = res.path(namespace)
-        if self.breaker is not None:
-            self.breaker.before_call(f"WATCH {path}")
+        probe = self.breaker.before_call(f"WATCH {path}") if self.breaker is not None else False
         query = [("watch", "true"), ("allowWatchBookmarks", "true"), ("timeoutSeconds", timeout_seconds)]
         if resource_version:
             query.append(("resourceVersion", resource_version))
@@ -207,22 +227,25 @@ class Kube:
                 "GET",
                 path,
                 query=query,
-                headers={"Accept": JSON},
+                headers={"Accept": JSON, "User-Agent": self.user_agent},
                 timeout=urllib3.Timeout(connect=WATCH_CONNECT_TIMEOUT, read=timeout_seconds + 30),
                 stream=True,
             )
         except (ConfigError, *_CONNECTION_ERRORS) as err:
-            self._record("WATCH", path, 0, started, failed=True)
+            self._record("WATCH", path, 0, started, True, probe)
             raise self._unreachable(f"WATCH {path}", err) from None
+        except BaseException:
+            self._record("WATCH", path, 0, started, False, probe)  # not the server's fault; the probe is back
+            raise
         finished = False
         try:
             if raw.status != 200:
                 body = raw.read().decode("utf-8", "replace")
                 finished = True  # the error body was read whole
                 message, reason, details = _status_message(raw.status, body)
-                self._record("WATCH", path, raw.status, started, failed=raw.status >= 500)
+                self._record("WATCH", path, raw.status, started, raw.status >= 500, probe)
                 raise KubeError(f"WATCH {path}: {message}", raw.status, reason, details)
-            self._record("WATCH", path, 200, started, failed=False)
+            self._record("WATCH", path, 200, started, False, probe)
             try:
                 for line in raw:
                     if not line.strip():

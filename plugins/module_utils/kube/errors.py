@@ -18,3 +18,13 @@ class KubeError(api.TMCError):
         self.status = status
         self.reason = reason
         self.details = dict(details or {})
+
+
+class NotLeader(KubeError):
+    """A write was not sent: the client's write gate says this process does not lead (any more).
+
+    Never transient: retrying it would only write once leadership is back, from a pass planned
+    before it was lost. The new leader's first pass redoes the work."""
+
+    def __init__(self, message: str):
+        super().__init__(message, 0, "NotLeader")

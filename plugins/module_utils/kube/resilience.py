@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.tmc.multicluster.plugins.module_utils.kube.errors import KubeError
+from ansible_collections.tmc.multicluster.plugins.module_utils.kube.errors import KubeError, NotLeader
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,10 @@ NO_RETRY = RetryPolicy(attempts=1)
 
 
 def is_transient(err: BaseException) -> bool:
-    """Connection errors, 5xx and 429 are worth retrying; other answers are final."""
+    """Connection errors, 5xx and 429 are worth retrying; other answers are final, and so is a write
+    the write gate held back (``NotLeader``)."""
+    if isinstance(err, NotLeader):
+        return False
     if isinstance(err, KubeError):
         return err.status == 0 or err.status == 429 or err.status >= 500
     return False
@@ -68,9 +71,14 @@ def with_retries(call: Callable[[], Any], policy: RetryPolicy, sleep: Callable[[
 class CircuitBreaker:
     """Fails fast after ``threshold`` consecutive transient failures, for ``cooldown`` seconds.
 
-    After the cooldown one call is let through (half-open); its success closes
-    the circuit, its failure opens it again. Daemons give one to each API server
-    so that a dead or very slow server costs no threads and no timeouts.
+    Closed: every call goes. Open: every call fails fast (``CircuitOpen``) for ``cooldown`` seconds.
+    Half-open (the cooldown is over): exactly one call, the probe, is let through; every other call
+    fails fast until the probe's answer is recorded: a success closes the circuit, a failure opens it
+    again for another cooldown. Daemons give one to each API server so that a dead or very slow
+    server costs no threads and no timeouts, and a server coming back gets one request, not a stampede.
+
+    ``before_call`` returns whether the call is the probe; the caller hands that back to ``record``
+    (always: a probe never recorded would keep the circuit half-open and failing fast).
     """
 
     def __init__(self, threshold: int = 5, cooldown: float = 10.0, clock: Callable[[], float] = time.monotonic):
@@ -80,28 +88,40 @@ class CircuitBreaker:
         self.failures = 0
         self.opened_at: float | None = None
         self.trips = 0
+        self._probing = False  # the half-open probe is out
         self._lock = threading.Lock()
 
     @property
     def is_open(self) -> bool:
+        """True while calls fail fast (open, or half-open with the probe out)."""
         with self._lock:
-            return self.opened_at is not None and self.clock() - self.opened_at < self.cooldown
+            return self.opened_at is not None and (self._probing or self.clock() - self.opened_at < self.cooldown)
 
-    def before_call(self, where: str) -> None:
-        if self.is_open:
-            raise KubeError(
-                f"{where}: circuit open after {self.failures} consecutive failures; retrying after {self.cooldown:g}s",
-                0,
-                "CircuitOpen",
-            )
-
-    def record(self, ok: bool) -> None:
+    def before_call(self, where: str) -> bool:
+        """Let the call go (True when it is the half-open probe), or raise ``CircuitOpen``."""
         with self._lock:
+            if self.opened_at is None:
+                return False
+            if not self._probing and self.clock() - self.opened_at >= self.cooldown:
+                self._probing = True
+                return True
+            failures = self.failures
+        raise KubeError(
+            f"{where}: circuit open after {failures} consecutive failures; one probe every {self.cooldown:g}s",
+            0,
+            "CircuitOpen",
+        )
+
+    def record(self, ok: bool, probe: bool = False) -> None:
+        """A call's outcome (``ok``: the server answered, even with an error of ours)."""
+        with self._lock:
+            if probe:
+                self._probing = False
             if ok:
-                self.failures, self.opened_at = 0, None
+                self.failures, self.opened_at, self._probing = 0, None, False
                 return
             self.failures += 1
-            if self.failures >= self.threshold:
-                if self.opened_at is None or self.clock() - self.opened_at >= self.cooldown:
-                    self.trips += 1
+            if probe or (self.opened_at is None and self.failures >= self.threshold):
                 self.opened_at = self.clock()
+                self.trips += 1
+                self._probing = False

@@ -565,17 +565,23 @@ def update_health(
     check_mode: bool = False,
     lease: Mapping | None | bool = False,
     failover: bool = True,
+    observer: health.HeartbeatObserver | None = None,
+    observed_at: float = 0.0,
 ) -> tuple[bool, dict]:
     """Recompute and write one cluster's conditions and taints from its Lease (controller loop).
 
     ``lease``: the heartbeat Lease when the caller has it cached (None: there is none); by default
     it is read. ``failover`` False (gate TMCFailover off, or evictions held in a full disruption)
-    never taints NoExecute.
+    never taints NoExecute. ``observer``: the heartbeat is aged by the time since the caller saw the
+    Lease change (``observed_at``: the caller's monotonic time now), not by the member's renewTime.
     """
     name = registration["metadata"]["name"]
     if lease is False:
         lease = read_lease(hub, name)
-    verdict = health.evaluate(registration, lease, now, thresholds)
+    if observer is not None:
+        verdict = health.evaluate(registration, lease, now, thresholds, age=observer.age(name, lease, observed_at))
+    else:
+        verdict = health.evaluate(registration, lease, now, thresholds)
     taints = verdict.taints if failover else health.without_evictions(verdict.taints)
     status = dict(registration.get("status") or {})
     status.update({"conditions": verdict.conditions, "taints": taints})
