@@ -45,6 +45,14 @@ SERVICE_CIDR = "10.96.0.0/16"
 READY_TIMEOUT = float(os.environ.get("TMC_TESTBED_READY_TIMEOUT", "180"))
 
 
+def _audit():
+    """hack/testbed/audit.py, imported when needed (``python -m hack.testbed.audit`` imports this
+    package first: importing it here already would load it twice)."""
+    from . import audit
+
+    return audit
+
+
 class TestbedError(RuntimeError):
     """Something the testbed could not do; the message says what and where to look."""
 
@@ -166,6 +174,11 @@ class Testbed:
     def _cluster_dir(self, cluster: str) -> Path:
         return self.dir / cluster
 
+    @property
+    def audit_dir(self) -> Path:
+        """Where the hub's audit log and its rotated backups are (hack/testbed/audit.py)."""
+        return _audit().log_dir(self._cluster_dir(HUB))
+
     def _new_state(self, bin_dir: Path) -> dict:
         members = [f"member{i}" for i in range(1, self.requested_members + 1)]
         per_cluster = ("etcd", "etcd_peer", "apiserver", "proxy", "controller_manager", "scheduler")
@@ -175,6 +188,7 @@ class Testbed:
             "bin_dir": str(bin_dir),
             "members": members,
             "toxiproxy": {"port": next(ports)},
+            "audit": _audit().enabled(),  # the hub's audit log (hack/testbed/audit.py)
             "clusters": {},
         }
         for index, cluster in enumerate([HUB, *members]):
@@ -323,7 +337,7 @@ class Testbed:
                 f"--cert-dir={cdir / 'apiserver-certs'}",
                 "--profiling=false",
                 "--v=0",
-            ]
+            ] + (_audit().apiserver_args(cdir) if c.cluster == HUB and self.state.get("audit", True) else [])
         if c.name == "kube-controller-manager":
             args = [
                 f"--kubeconfig={admin}",
@@ -650,6 +664,8 @@ class Testbed:
             "TMC_MEMBERS": ",".join(self.members),
             "TMC_TESTBED_BIN": self.state["bin_dir"],
         }
+        if self.state.get("audit", True):
+            variables["TMC_HUB_AUDIT_LOG"] = str(self.audit_dir / _audit().LOG_NAME)
         for member in self.members:
             variables[f"TMC_{member.upper()}_KUBECONFIG"] = str(self.kubeconfig(member))
         return variables

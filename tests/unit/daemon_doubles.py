@@ -33,14 +33,27 @@ def cache(api_version: str, kind: str, objects=(), synced: bool = True) -> refle
     return cached
 
 
-def new_controller(reflectors: dict | None = None, *argv: str, hub=None) -> controller.Controller:
+def new_controller(reflectors: dict | None = None, *argv: str, hub=None, elector=None) -> controller.Controller:
     """A Controller built as ``main`` builds one, from flags, on ``reflectors`` (caches that never
-    watch; none by default) and a hub that must not be called; no leader election (it always leads)."""
-    args = controller.parser().parse_args(["--leader-elect=false", *argv])
+    watch; none by default) and a hub that must not be called; by default no leader election (it
+    always leads)."""
+    args = controller.parser().parse_args([f"--leader-elect={elector is not None}", *argv])
     return controller.Controller(
         hub or NoHub(),
         args,
         api.FeatureGates.from_overrides(),
         observability.Metrics(False),
         reflectors=reflectors or {},
+        elector=elector,
     )
+
+
+class Leadership:
+    """Stands in for the elector's verdict (the election itself runs against a real hub in
+    tests/integration/test_leader_election.py)."""
+
+    def __init__(self, leading: bool = False) -> None:
+        self.now = leading
+
+    def leading(self) -> bool:
+        return self.now

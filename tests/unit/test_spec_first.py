@@ -19,7 +19,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import (
     syncer,
 )
 
-from .daemon_doubles import NoHub, cache, new_controller
+from .daemon_doubles import Leadership, NoHub, cache, new_controller
 
 DEPLOYMENT = ("apps/v1", "Deployment")
 SYNCWORK = (api.API_VERSION, api.KIND_SYNCWORK)
@@ -132,3 +132,43 @@ def test_a_resync_goes_one_piece_at_a_time_and_changed_sources_go_between_its_pi
     assert [len(p) for p in passes] == [2, 1, 2, 1]  # two of the resync, the changed source, then the rest
     assert passes[1] == ["z"]
     assert sorted(n for p in passes[:1] + passes[2:] for n in p) == ["a", "b", "c", "d", "e"]
+
+
+def test_a_standby_that_takes_over_passes_the_sources_changed_while_nobody_led_first_and_holds_nothing():
+    """A change made while no replica leads is seen by the standby's watch and kept pending; once it
+    leads, that change goes first (urgent), so the status writes it holds are let go after one pass,
+    not after the hold's limit (the ~30 s a take-over used to cost)."""
+    source = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop", "generation": 1},
+        "spec": {"replicas": 1},
+    }
+    placement = {
+        "apiVersion": api.API_VERSION,
+        "kind": api.KIND_PLACEMENT,
+        "metadata": {"name": "everywhere", "namespace": "shop"},
+        "spec": {"resources": [{"group": "apps", "kind": "Deployment"}]},
+    }
+    leadership = Leadership(leading=False)
+    c = new_controller(
+        {
+            DEPLOYMENT: cache(*DEPLOYMENT, [source]),
+            SYNCWORK: cache(*SYNCWORK, [_work("east", True)]),
+            (api.API_VERSION, api.KIND_PLACEMENT): cache(api.API_VERSION, api.KIND_PLACEMENT, [placement]),
+            (api.API_VERSION, api.KIND_CLUSTER): cache(api.API_VERSION, api.KIND_CLUSTER),
+        },
+        elector=leadership,
+    )
+    changed = {**source, "spec": {"replicas": 3}, "metadata": {**source["metadata"], "generation": 2}}
+    c._on_source("MODIFIED", changed, source)
+    key = c.queue.get(timeout=0)
+    c.handle(key)  # a standby writes nothing (NoHub would fail the test)
+    c.queue.done(key)
+    assert c.queue.get(timeout=0) is None and c._spec_waiting()
+
+    leadership.now = True
+    c._resync_all()
+
+    assert c.queue.get(timeout=0) == ("src", "shop")  # the change first, before the full pass
+    assert c.queue.get(timeout=0) == ("ns", "shop")

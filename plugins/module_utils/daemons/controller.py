@@ -693,6 +693,16 @@ class Controller:
         """On becoming leader: look at everything once (a predecessor may have died mid-way)."""
         if not self._caches_synced(CACHE_SYNC_WAIT) and self.stop.is_set():
             return
+        # What changed while this replica stood by (its handlers kept it pending, its keys were dropped):
+        # the changed sources first, then the rest. Left pending, the changed sources would also hold
+        # every status write (StatusHold) for its full limit.
+        with self._pending_lock:
+            waiting = list(self._pending)
+        for purpose, namespace in waiting:
+            if purpose == "agg":
+                self.queue.add_after((purpose, namespace), AGGREGATE_WINDOW)
+            else:
+                self.queue.add((purpose, namespace), urgent=purpose == "src")
         for namespace in self._placement_namespaces():
             self.queue.add(("ns", namespace))
         for registration in self.reflectors[(api.API_VERSION, api.KIND_CLUSTER)].items():
