@@ -82,9 +82,15 @@ def _plural(kind):
 def _describe(obj):
     meta = obj["metadata"]
     spec = obj.get("spec") or {}
+    written = [  # the syncer's own writes of the object (not the member controllers' status or annotations)
+        _epoch(m.get("time"))
+        for m in meta.get("managedFields") or []
+        if m.get("time") and m.get("manager") == "tmc-syncer" and not m.get("subresource")
+    ]
     found = {
         "uid": meta["uid"],
         "generation": meta.get("generation"),
+        "updated": max(written, default=None),  # the member API server's time of it (whole seconds)
         "created": meta.get("creationTimestamp"),
         "deleting": bool(meta.get("deletionTimestamp")),
     }
@@ -159,6 +165,7 @@ def _hub_facts(api, namespace, lease_namespace):
     hub["leader"] = {
         "holder": spec.get("holderIdentity") or None,
         "renewed": _epoch(spec.get("renewTime")),
+        "acquired": _epoch(spec.get("acquireTime")),
         "transitions": spec.get("leaseTransitions") or 0,
     }
     clusters = {}
@@ -217,6 +224,7 @@ def _summary(snap, clusters):
         "stale": 0,
         "uids": {},
         "generations": {},
+        "updated": {},
         "available": {},
         "replicas": {},
         "data": {},
@@ -232,6 +240,7 @@ def _summary(snap, clusters):
             summary["copies"].setdefault(key, []).append(cluster)
             summary["uids"][f"{cluster}/{key}"] = obj["uid"]
             summary["generations"][f"{cluster}/{key}"] = obj["generation"]
+            summary["updated"][f"{cluster}/{key}"] = obj["updated"]
             if "available_replicas" in obj:
                 summary["available"][f"{cluster}/{key}"] = obj["available_replicas"]
                 summary["replicas"][f"{cluster}/{key}"] = obj["replicas"]
@@ -277,6 +286,8 @@ def observe(args):
     first = last = snapshot(args)
     min_copies = {k: len(v) for k, v in first["summary"]["copies"].items()}
     pods_missing, uids_changed, max_age, samples = set(), set(), {}, 0
+    not_ready: dict = {}  # cluster -> samples in which the hub did not say Ready=True
+    taints_seen: dict = {}  # cluster -> every taint seen on it during the observation
     while time.monotonic() < end:
         time.sleep(min(args.every, max(0.0, end - time.monotonic())))
         last = snapshot(args)
@@ -295,6 +306,9 @@ def observe(args):
             if cluster not in summary["unreachable"] and summary["uids"].get(key) != uid:
                 uids_changed.add(key)
         for cluster, info in last["hub"].get("clusters", {}).items():
+            if last["hub"]["reachable"] and info.get("ready") != "True":
+                not_ready[cluster] = not_ready.get(cluster, 0) + 1
+            taints_seen.setdefault(cluster, set()).update(info.get("taints") or [])
             if info.get("lease_renewed"):
                 age = last["time"] - info["lease_renewed"]
                 max_age[cluster] = round(max(max_age.get(cluster, 0.0), age), 2)
@@ -306,6 +320,8 @@ def observe(args):
         "pods_missing": sorted(pods_missing),
         "uids_changed": sorted(uids_changed),
         "max_heartbeat_age": max_age,
+        "not_ready_samples": not_ready,
+        "taints_seen": {cluster: sorted(seen) for cluster, seen in taints_seen.items()},
     }
 
 

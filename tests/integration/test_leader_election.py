@@ -113,9 +113,10 @@ def test_a_leader_whose_link_hangs_stops_writing_before_the_standby_takes_over(t
         b = _elector(testbed.kubeconfig(HUB, direct=True), lease_name, "b", time.monotonic, **timings)
         stop = threading.Event()
         runs = [threading.Thread(target=e.run, args=(stop,), daemon=True) for e in (a, b)]
-        for run in runs:
-            run.start()
+        runs[0].start()
         _until("a leads", a.leading, 20)
+        runs[1].start()  # b stands by: it sees a renew every retry period
+        _until("b has seen a's record", lambda: b._observed is not None, 20)
         assert not b.leading()
         testbed._toxiproxy(
             "POST", f"/proxies/{proxy}/toxics", {"name": "hang", "type": "timeout", "attributes": {"timeout": 0}}
