@@ -22,7 +22,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 
 .PHONY: help venv collection testbed-binaries testbed-up testbed-down testbed-status lint unit integration test demo \
-        e2e sanity bench-placement bench-sync bench-latency bench-latency-short bench-memory bench-cache clean chaos upgrade
+        e2e retained-replicas-long sanity bench-placement bench-sync bench-latency bench-latency-short bench-memory bench-cache clean chaos upgrade
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -92,6 +92,10 @@ upgrade: venv collection testbed-binaries
 
 e2e: venv collection testbed-binaries
 	@$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+# The autoscaled Deployment's generation watched for 5 minutes while the daemons run (make test watches 60 s).
+retained-replicas-long: venv collection testbed-binaries
+	@TMC_RETAIN_OBSERVE_SECONDS=300 $(BIN)/python -m pytest tests/integration/test_retained_replicas.py $(PYTEST_ARGS)
 
 sanity: venv collection
 	@bash hack/sanity/run.sh

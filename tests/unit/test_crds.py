@@ -85,6 +85,7 @@ NESTED_FIELDS = {
         "spec.replicaScheduling.weights[].cluster",
         "spec.replicaScheduling.weights[].weight",
         "spec.replicaScheduling.dynamic",
+        "spec.replicaScheduling.retainReplicas",
         "spec.tolerations[].key",
         "spec.tolerations[].operator",
         "spec.tolerations[].value",

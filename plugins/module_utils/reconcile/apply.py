@@ -18,8 +18,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube, render, status
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kinds, kube, render, status
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.common import (
     MEMBER_APPLY_CONCURRENCY,
     manifest_key,
@@ -28,6 +29,8 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.common 
 )
 
 SYNCER = api.FIELD_MANAGER
+# The field manager that sets the replica count of a workload whose members own it, once, at creation.
+INITIAL_REPLICAS_MANAGER = "tmc-initial-replicas"
 
 
 @dataclass
@@ -211,6 +214,9 @@ def _apply_one(
     diff: bool,
 ) -> None:
     manifest = work["spec"]["manifest"]
+    if kinds.is_self_made(manifest):
+        _refuse_self_made(report, work, now)
+        return
     wanted_hash = render.manifest_hash(manifest)
     previous = work.get("status") or {}
     if (
@@ -234,6 +240,9 @@ def _apply_one(
             namespaces.discard(namespace)
             _ensure_namespace(member, namespace, namespaces, check_mode)
             result = member.apply(manifest, SYNCER, force=True)
+    initial = work["spec"].get("initialReplicas")
+    if initial is not None and not check_mode and _created_by_this_apply(result):
+        result = _set_initial_replicas(member, manifest, initial)
     if current is None:
         report.created += 1
     elif kube.comparable(result) != kube.comparable(current):
@@ -255,11 +264,70 @@ def _apply_one(
     )
 
 
+def _refuse_self_made(report: MemberReport, work: Mapping, now: dt.datetime) -> None:
+    """A SyncWork for an object the member makes for itself (left by an older version, or forged):
+    never applied, so the member's own object is never taken over."""
+    key = manifest_key(work["spec"]["manifest"])
+    message = f"{key[1]} {key[2]}/{key[3]} is one every cluster makes for itself: TMC never places nor adopts it"
+    report.errors.append({"kind": key[1], "namespace": key[2], "name": key[3], "status": None, "message": message})
+    report.statuses[object_key(work)] = _work_status(work, None, now, error=message)
+
+
+def _created_by_this_apply(result: Mapping) -> bool:
+    """The apply that returned ``result`` created the object (only our manager has written it)."""
+    managers = {entry.get("manager") for entry in (result.get("metadata") or {}).get("managedFields") or ()}
+    return managers == {SYNCER}
+
+
+def _set_initial_replicas(member: kube.Kube, manifest: Mapping, replicas: int) -> dict:
+    """The replica count of a workload whose members own it, set once, right after TMC created it,
+    by a field manager of its own: ``tmc-syncer`` never owns the field, so its later applies leave
+    it to the member (an autoscaler, or whoever scales it there)."""
+    known = kinds.spec_for(manifest.get("kind"), manifest.get("apiVersion"))
+    path = known.replicas if known is not None and known.replicas else ("spec", "replicas")
+    value: Any = replicas
+    for key in reversed(path):
+        value = {key: value}
+    meta = manifest["metadata"]
+    body = {
+        "apiVersion": manifest["apiVersion"],
+        "kind": manifest["kind"],
+        "metadata": {"name": meta["name"], **({"namespace": meta["namespace"]} if meta.get("namespace") else {})},
+        **value,
+    }
+    return member.apply(body, INITIAL_REPLICAS_MANAGER, force=True)
+
+
+def _disown(member: kube.Kube, manifest: Mapping, current: Mapping, check_mode: bool) -> None:
+    """Take TMC's labels and annotation off an object TMC must not delete (one the member makes for
+    itself), so that nothing later takes it for TMC's."""
+    meta = current.get("metadata") or {}
+    labels = [k for k in (api.LABEL_MANAGED, api.LABEL_CLUSTER) if k in (meta.get("labels") or {})]
+    annotations = [k for k in (api.ANNOTATION_SOURCE,) if k in (meta.get("annotations") or {})]
+    if not labels and not annotations:
+        return
+    patch = {"metadata": {"labels": dict.fromkeys(labels), "annotations": dict.fromkeys(annotations)}}
+    member.patch(
+        manifest["apiVersion"],
+        manifest["kind"],
+        meta["name"],
+        patch,
+        namespace=meta.get("namespace"),
+        dry_run=check_mode,
+    )
+
+
 def _finish_deleted(
     member: kube.Kube, work: Mapping, current: Mapping | None, report: MemberReport, check_mode: bool
 ) -> None:
-    """Finalizer protocol: delete the downstream object (policy Delete), then the SyncWork may go."""
+    """Finalizer protocol: delete the downstream object (policy Delete), then the SyncWork may go.
+    An object the member makes for itself is never deleted: only TMC's marks come off it."""
     manifest = work["spec"]["manifest"]
+    if kinds.is_self_made(manifest):
+        if current is not None:
+            _disown(member, manifest, current, check_mode)
+        report.finished.append(work)
+        return
     if work["spec"].get("deletionPolicy", "Delete") == "Delete" and current is not None:
         meta = manifest["metadata"]
         member.delete(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace"), dry_run=check_mode)

@@ -14,7 +14,7 @@ other steps: ``hub_writes`` (SyncWorks and placement status), ``apply`` (member)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,7 +254,10 @@ def plan_works(
     if ns_obj is None:
         raise api.SpecError("namespace", f"hub namespace {namespace!r} does not exist")
     ns_labels = ns_obj["metadata"].get("labels") or {}
-    kinds = {rk for p in placements for rk in resources_of(p.get("spec") or {})}
+    placed_kinds = {rk for p in placements for rk in resources_of(p.get("spec") or {})}
+    autoscalers = HPA in placed_kinds
+    if only_sources is not None and autoscalers:
+        only_sources = plan.only_sources = _with_scale_targets(hub, namespace, only_sources)
     if not placements:
         plan.sources = {}
     elif only_sources is not None:
@@ -262,12 +265,10 @@ def plan_works(
         # over some sources reads just those (O(changed), not O(namespace)).
         plan.sources = get_sources(hub, namespace, only_sources)
     else:
-        plan.sources = list_sources(hub, namespace, kinds)
-    claimed: dict = {}
+        plan.sources = list_sources(hub, namespace, placed_kinds)
+    decided = []
     for wp in placements:
         name = wp["metadata"]["name"]
-        in_scope = placement_name is None or name == placement_name
-        spec = wp.get("spec") or {}
         try:
             result = placement.decide(
                 wp, registrations, previous=wp.get("status"), namespace_labels=ns_labels, gates=gates, now=now
@@ -279,6 +280,13 @@ def plan_works(
             continue
         outcome = PlacementOutcome(wp, result)
         plan.placements.append(outcome)
+        decided.append(outcome)
+    autoscaled = _autoscaled(hub, namespace, decided, plan.sources, only_sources) if autoscalers else {}
+    claimed: dict = {}
+    for outcome in decided:
+        name = outcome.placement["metadata"]["name"]
+        in_scope = placement_name is None or name == placement_name
+        spec = outcome.placement.get("spec") or {}
         for source in selected_sources(spec, plan.sources):
             key = source_key(source)
             if key in claimed:
@@ -304,13 +312,71 @@ def plan_works(
                     continue
                 if obj is not source:
                     claimed[source_key(obj)] = name
-                _render_for_clusters(plan, obj, spec, result, name, labels_of, wanted_clusters)
+                retained = _retained_on(obj, spec, autoscaled)
+                _render_for_clusters(plan, obj, spec, outcome.result, name, labels_of, wanted_clusters, retained)
     _diff_plan(hub, plan, namespace, placement_name, wanted_clusters)
     return plan
 
 
+# The kind whose objects scale others: one of them placed beside a workload leaves its replicas to the member.
+HPA = ("autoscaling", "HorizontalPodAutoscaler")
+
+
+def _with_scale_targets(hub, namespace: str, only_sources: set) -> set:
+    """``only_sources`` and the workloads its autoscalers scale: an autoscaler that comes or changes
+    changes who owns its target's replica count, so the target is rendered again in the same pass."""
+    found = set(only_sources)
+    for api_version, kind, name in only_sources:
+        if (kinds.group_of(api_version), kind) != HPA:
+            continue
+        hpa = hub.get(api_version, kind, name, namespace)
+        ref = (((hpa or {}).get("spec") or {}).get("scaleTargetRef")) or {}
+        if ref.get("apiVersion") and ref.get("kind") and ref.get("name"):
+            found.add((ref["apiVersion"], ref["kind"], ref["name"]))
+    return found
+
+
+def _autoscaled(hub, namespace: str, decided: list, sources: Mapping, only_sources: set | None) -> dict:
+    """(group, kind, name) of every workload that a placed autoscaler scales -> the clusters that
+    autoscaler goes to (those of the first placement by name that selects it)."""
+    if only_sources is None:
+        hpas = [obj for key, obj in sources.items() if (kinds.group_of(key[0]), key[1]) == HPA]
+    else:  # a pass over some sources: the autoscalers of the namespace are not among them
+        hpas = list(list_sources(hub, namespace, [HPA]).values())
+    found: dict = {}
+    for hpa in sorted(hpas, key=source_key):
+        target = kinds.scale_target(hpa)
+        if target is None:
+            continue
+        for outcome in decided:
+            if selected_sources(outcome.placement.get("spec") or {}, {source_key(hpa): hpa}):
+                found.setdefault(target, set()).update(outcome.result.clusters)
+                break
+    return found
+
+
+def _retained_on(source: Mapping, spec: Mapping, autoscaled: Mapping) -> Callable[[str], bool]:
+    """Whether the member owns ``source``'s replica count on a cluster: the placement says so
+    (``replicaScheduling.retainReplicas``), or an autoscaler placed there scales it."""
+    known = kinds.spec_for(source.get("kind"), source.get("apiVersion"))
+    has_replicas = bool(known.replicas) if known is not None else "replicas" in (source.get("spec") or {})
+    if not has_replicas:
+        return lambda _cluster: False
+    if (spec.get("replicaScheduling") or {}).get("retainReplicas") is True:
+        return lambda _cluster: True
+    scaled_on = autoscaled.get((kinds.group_of(source["apiVersion"]), source["kind"], source["metadata"]["name"]), ())
+    return lambda cluster: cluster in scaled_on
+
+
 def _render_for_clusters(
-    plan: Plan, source: dict, spec: Mapping, result, placement_name: str, labels_of: Mapping, wanted: set | None
+    plan: Plan,
+    source: dict,
+    spec: Mapping,
+    result,
+    placement_name: str,
+    labels_of: Mapping,
+    wanted: set | None,
+    retained: Callable[[str], bool],
 ) -> None:
     total = (source.get("spec") or {}).get("replicas") if isinstance(source.get("spec"), Mapping) else None
     divided = (spec.get("replicaScheduling") or {}).get("type") == "Divided"
@@ -321,6 +387,7 @@ def _render_for_clusters(
         replicas = shares.get(cluster) if shares is not None else None
         if shares is not None and replicas == 0:
             continue  # a zero share places nothing there
+        retain = retained(cluster)
         try:
             manifest = render.render_manifest(
                 source,
@@ -328,9 +395,17 @@ def _render_for_clusters(
                 replicas=replicas,
                 overrides=spec.get("overrides") or (),
                 cluster_labels=labels_of.get(cluster, {}),
+                retain_replicas=retain,
             )
             work = render.build_syncwork(
-                source, cluster, manifest, placement_name, spec.get("deletionPolicy", "Delete")
+                source,
+                cluster,
+                manifest,
+                placement_name,
+                spec.get("deletionPolicy", "Delete"),
+                initial_replicas=(replicas if replicas is not None else kinds.replica_count(source))
+                if retain
+                else None,
             )
         except api.TMCError as err:
             plan.errors.append(

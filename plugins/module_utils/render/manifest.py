@@ -33,12 +33,21 @@ def _set_replicas(manifest: dict, replicas: Any) -> None:
     parent[path[-1]] = replicas
 
 
+def _drop_replicas(manifest: dict) -> None:
+    known = kinds.spec_for(manifest.get("kind"), manifest.get("apiVersion"))
+    path = known.replicas if known is not None and known.replicas else ("spec", "replicas")
+    parent = kinds.dig(manifest, path[:-1])
+    if isinstance(parent, dict):
+        parent.pop(path[-1], None)
+
+
 def render_manifest(
     source: Mapping,
     cluster: str,
     replicas: int | None = None,
     overrides: Iterable[Mapping] | None = (),
     cluster_labels: Mapping[str, str] | None = None,
+    retain_replicas: bool = False,
 ) -> dict:
     """The manifest to apply on one member cluster.
 
@@ -48,11 +57,15 @@ def render_manifest(
        name ``spec.overrides[i]...``;
     4. labels tmc.kcp.io/managed=true, tmc.kcp.io/cluster=<cluster> and annotation
        tmc.kcp.io/source=<ns>/<name>/<uid> (last, so no override can remove them).
+
+    ``retain_replicas``: the member owns the replica count (an autoscaler there scales the
+    workload, or the placement says so): the manifest carries none, whatever the share or an
+    override says, so applying it never changes the member's count.
     """
     inputs.check_source(source)
     inputs.check_cluster(cluster)
     manifest = strip.strip_server_fields(source)
-    if replicas is not None:
+    if replicas is not None and not retain_replicas:
         _set_replicas(manifest, replicas)
     overrides = () if overrides is None else overrides
     if isinstance(overrides, Mapping) or not isinstance(overrides, Iterable):
@@ -61,6 +74,8 @@ def render_manifest(
         field = f"spec.overrides[{index}]"
         if override_matches(override, cluster, cluster_labels, field):
             manifest = apply_override(manifest, override, field)
+    if retain_replicas:
+        _drop_replicas(manifest)
     meta = manifest["metadata"]
     for key in ("labels", "annotations"):
         if meta.get(key) is None:

@@ -77,18 +77,24 @@ def _strip_job(manifest: dict) -> None:
     # Without manualSelector the API server generates the selector and these labels from
     # the Job's uid; the member generates its own, and rejects a template with the hub's.
     spec.pop("selector", None)
-    template_meta = canonical.dig(spec, "template", "metadata")
-    labels = canonical.dig(template_meta, "labels")
+    job_name = canonical.dig(manifest, "metadata", "name")
+    # The Job's own labels too: read back, a Job without labels of its own shows its template's
+    # (Job defaulting), generated ones included.
+    for meta in (canonical.dig(spec, "template", "metadata"), manifest.get("metadata")):
+        _drop_job_identity(meta, job_name)
+
+
+def _drop_job_identity(meta: Any, job_name: Any) -> None:
+    labels = canonical.dig(meta, "labels")
     if not isinstance(labels, dict):
         return
-    job_name = canonical.dig(manifest, "metadata", "name")
     for key in JOB_CONTROLLER_UID_LABELS:
         labels.pop(key, None)
     for key in JOB_NAME_LABELS:
         if labels.get(key) == job_name:
             labels.pop(key)
     if not labels:
-        del template_meta["labels"]
+        del meta["labels"]
 
 
 def _is_service_account_volume(volume: Any) -> bool:

@@ -82,8 +82,12 @@ def build_syncwork(
     manifest: Mapping,
     placement_name: str | None,
     deletion_policy: str = "Delete",
+    initial_replicas: int | None = None,
 ) -> dict:
     """The SyncWork object (contract.md) that carries ``manifest`` to ``cluster``.
+
+    ``initial_replicas``: the member owns the replica count (the manifest has none); the syncer
+    sets this count once, when it creates the object there.
 
     Labels make the SyncWorks of a cluster, a placement, a source namespace, a source
     name/kind or a source uid listable with a selector; values that are not valid label
@@ -131,6 +135,10 @@ def build_syncwork(
     }
     if placement_name:
         spec["placement"] = placement_name
+    if initial_replicas is not None:
+        if isinstance(initial_replicas, bool) or not isinstance(initial_replicas, int) or initial_replicas < 0:
+            raise api.SpecError("spec.initialReplicas", f"{initial_replicas!r} is not a replica count")
+        spec["initialReplicas"] = initial_replicas
     return {
         "apiVersion": api.API_VERSION,
         "kind": api.KIND_SYNCWORK,
