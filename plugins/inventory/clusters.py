@@ -153,8 +153,9 @@ notes:
   - The hub identity needs C(list) on C(clusterregistrations.tmc.kcp.io) (the ClusterRole C(tmc-view) that the role
     M(tmc.multicluster.hub) installs grants it), and for accurate results C(list) on C(syncworks.tmc.kcp.io) in all
     namespaces and on C(leases) in C(tmc-system). Without the Lease permission the heartbeat time comes from the
-    registration's C(status.lastHeartbeatTime); without the SyncWork permission the workload count comes from
-    C(status.workloads). The plugin warns in both cases.
+    registration's C(status.lastHeartbeatTime), which the controller refreshes at most once a minute while the
+    cluster's health does not change, so the thresholds are then widened by 60 seconds; without the SyncWork
+    permission the workload count comes from C(status.workloads). The plugin warns in both cases.
   - With O(cache) enabled the cluster data is cached as read; C(tmc_heartbeat_age_seconds) and the health
     variables are then as of the time the cache was filled. Use C(--flush-cache) to read the hub again.
   - When the hub cannot be read, the inventory source fails with a message that names the option or
@@ -366,6 +367,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError(_scrub(self._explain(err, hub.host, selector), secrets)) from None
         if leases is None:
             leases = {r["metadata"]["name"]: _lease_from_status(r) for r in registrations}
+            # The controller refreshes status.lastHeartbeatTime at most once a minute while the health
+            # does not change: judged from it, a heartbeat may be that much older than the Lease's.
+            slack = clusters.HEARTBEAT_STATUS_INTERVAL
+            thresholds = health.Thresholds(thresholds.heartbeat + slack, thresholds.eviction + slack)
         if works is None:
             works = {r["metadata"]["name"]: _counts_from_status(r) for r in registrations}
         now = dt.datetime.now(dt.UTC)
