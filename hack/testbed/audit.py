@@ -1,8 +1,9 @@
 """The testbed hub's audit log: its policy, and a reader that tells who wrote what, when.
 
-The hub's kube-apiserver writes one JSON event per write (create, update, patch, delete) to
-TMC's objects, Leases and the kinds TMC syncs, at ``Metadata`` level (who, what, when, the
-answer's code: never a body), into ``<state>/hub/audit/audit.log``, rotated at
+Each kube-apiserver of the testbed (the hub's and each member's) writes one JSON event per write
+(create, update, patch, delete) to TMC's objects, Leases and the kinds TMC syncs, at ``Metadata``
+level (who, what, when, the answer's code: never a body), into ``<state>/<cluster>/audit/audit.log``
+(``Testbed.audit_dir_of``), rotated at
 ``MAX_SIZE_MB`` with ``MAX_BACKUPS`` old files kept. Reads are not logged. The log is on in the
 testbed (tests, demos, chaos); ``TMC_TESTBED_AUDIT=0`` at ``up`` turns it off.
 

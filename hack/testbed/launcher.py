@@ -177,7 +177,12 @@ class Testbed:
     @property
     def audit_dir(self) -> Path:
         """Where the hub's audit log and its rotated backups are (hack/testbed/audit.py)."""
-        return _audit().log_dir(self._cluster_dir(HUB))
+        return self.audit_dir_of(HUB)
+
+    def audit_dir_of(self, cluster: str) -> Path:
+        """Where a cluster's API server writes its audit log: the hub's, and each member's (the
+        syncers' member writes, counted by user agent)."""
+        return _audit().log_dir(self._cluster_dir(cluster))
 
     def _new_state(self, bin_dir: Path) -> dict:
         members = [f"member{i}" for i in range(1, self.requested_members + 1)]
@@ -188,7 +193,7 @@ class Testbed:
             "bin_dir": str(bin_dir),
             "members": members,
             "toxiproxy": {"port": next(ports)},
-            "audit": _audit().enabled(),  # the hub's audit log (hack/testbed/audit.py)
+            "audit": _audit().enabled(),  # every API server's audit log (hack/testbed/audit.py)
             "clusters": {},
         }
         for index, cluster in enumerate([HUB, *members]):
@@ -337,7 +342,7 @@ class Testbed:
                 f"--cert-dir={cdir / 'apiserver-certs'}",
                 "--profiling=false",
                 "--v=0",
-            ] + (_audit().apiserver_args(cdir) if c.cluster == HUB and self.state.get("audit", True) else [])
+            ] + (_audit().apiserver_args(cdir) if self.state.get("audit", True) else [])
         if c.name == "kube-controller-manager":
             args = [
                 f"--kubeconfig={admin}",
