@@ -33,7 +33,7 @@ SCOPES = {api.KIND_CLUSTER: "Cluster", api.KIND_PLACEMENT: "Namespaced", api.KIN
 # Columns shown by a plain `kubectl get` (priority 0), in order.
 COLUMNS = {
     api.KIND_CLUSTER: ["Location", "Ready", "Sync", "Age"],
-    api.KIND_PLACEMENT: ["Clusters", "Scheduled", "Available", "Age"],
+    api.KIND_PLACEMENT: ["Clusters", "Scheduled", "Reason", "Available", "Age"],
     api.KIND_SYNCWORK: ["Cluster", "Kind", "Source", "Applied", "Available", "Age"],
 }
 KINDS = list(CRD_FILES)
@@ -108,6 +108,8 @@ NESTED_FIELDS = {
         "status.decisions[].replicas",
         "status.decisions[].reason",
         "status.conditions[].type",
+        "status.shortfalls[].workload",
+        "status.shortfalls[].message",
         "status.summary[].cluster",
         "status.summary[].applied",
         "status.summary[].available",

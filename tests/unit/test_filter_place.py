@@ -23,13 +23,13 @@ CLUSTERS = [
         "name": "east-1",
         "labels": {"tier": "prod"},
         "location": "us-east",
-        "allocatable": {"cpu": "16", "memory": "64Gi"},
+        "allocatable": {"cpu": "16", "memory": "64Gi", "pods": 110},
     },
     {
         "name": "west-1",
         "labels": {"tier": "prod"},
         "location": "us-west",
-        "allocatable": {"cpu": "8", "memory": "32Gi"},
+        "allocatable": {"cpu": "8", "memory": "32Gi", "pods": 55},
     },
     {
         "metadata": {"name": "dev-1", "labels": {"tier": "dev"}},
@@ -63,8 +63,8 @@ def test_place_equals_the_engine_for_an_object_policy_and_a_mapping_of_clusters(
 def test_place_divides_replicas_by_capacity():
     spec = {**PROD, "replicaScheduling": {"type": "Divided", "dynamic": "AvailableCapacity"}}
     assert [(d["cluster"], d["weight"], d["replicas"]) for d in place(CLUSTERS, spec, replicas=6)] == [
-        ("east-1", 16000, 4),
-        ("west-1", 8000, 2),
+        ("east-1", 110, 4),  # free pod slots (was allocatable millicores)
+        ("west-1", 55, 2),
     ]
 
 

@@ -541,7 +541,7 @@ def test_unmet_min_groups_selects_nothing_and_says_why():
 # Replicas
 
 
-def test_divide_replicas_largest_remainder_ties_by_name():
+def test_divide_replicas_webster_ties_by_name():
     decisions = [{"cluster": c, "weight": 1} for c in ("c", "a", "b")]
     assert [d["replicas"] for d in P.divide_replicas(10, decisions)] == [3, 4, 3]  # a gets the extra one
     weighted = [{"cluster": "x", "weight": 2}, {"cluster": "y", "weight": 1}, {"cluster": "z", "weight": 0}]
@@ -592,9 +592,15 @@ def test_divided_placements_carry_weights_and_replicas():
         {"cluster": "c", "weight": 0, "replicas": 0, "reason": "Selected: eligible (no numberOfClusters limit)"},
     ]
     dynamic = {"replicaScheduling": {"type": "Divided", "dynamic": "AvailableCapacity"}}
-    result = P.decide(dynamic, clusters, replicas=7)
-    assert [(d["weight"], d["replicas"]) for d in result.decisions] == [(8000, 4), (4000, 2), (2000, 1)]
+    # Without a per-replica request the weight is the free pod slots (it was allocatable millicores: issue 20).
+    slots = [{**c, "allocatable": {**c["allocatable"], "pods": p}} for c, p in zip(clusters, (80, 40, 20), strict=True)]
+    result = P.decide(dynamic, slots, replicas=7)
+    assert [(d["weight"], d["replicas"]) for d in result.decisions] == [(80, 4), (40, 2), (20, 1)]
     assert result.replicas_for(14) == {"a": 8, "b": 4, "c": 2}
+    unknown = P.decide(dynamic, clusters, replicas=7)  # no cluster reports pod slots: even, and said so
+    assert [(d["weight"], d["replicas"]) for d in unknown.decisions] == [(0, 3), (0, 2), (0, 2)]
+    assert all("no selected cluster reports capacity" in d["reason"] for d in unknown.decisions)
+    assert "no selected cluster reports capacity" in unknown.message
     fitting = P.decide(dynamic, clusters, per_replica_request={"cpu": "2"})
     assert [d["weight"] for d in fitting.decisions] == [4, 2, 1]
     assert P.decide({}, clusters, replicas=3).replicas_for(3) == {"a": 3, "b": 3, "c": 3}  # Duplicated

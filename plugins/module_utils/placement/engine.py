@@ -97,12 +97,12 @@ def _evaluate(
     """Filters, scores, selection and decisions over the label/location candidates."""
     eligible, _notes, sensitive = _filter(call, candidates, classes)
     if not eligible:
-        return PlacementResult.of(call, [], 0), None
+        return PlacementResult.of(call, [], 0, None, None, request), None
     totals, bounds = _score_vector(call, eligible)
     scores = dict(zip(eligible, totals, strict=True))
     selection = _select(call, eligible, scores)
-    decisions = _decisions(call, selection.selected, replicas, request)
-    result = PlacementResult.of(call, decisions, len(eligible), selection.unsatisfied)
+    decisions, division = _decisions(call, selection.selected, replicas, request)
+    result = PlacementResult.of(call, decisions, len(eligible), selection.unsatisfied, division, request)
     result.cluster_set = frozenset(selection.selected)
     if selection.unsatisfied:
         return result, None

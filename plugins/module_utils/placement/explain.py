@@ -8,13 +8,15 @@ Private to this collection (module_utils are not a public API).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.division import (
-    divide_replicas,
+    Division,
+    _weight_note,
+    divide_for,
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.filters import (
     _admission_reasons,
@@ -24,7 +26,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.placement.filters
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.model import (
     DIVIDED,
-    DUPLICATED,
+    Resources,
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.scoring import (
     _metric_value,
@@ -62,10 +64,20 @@ class PlacementResult:
     eligible_count: int = 0
     unsatisfied: str | None = None
     call: _Call | None = field(default=None, repr=False)
+    division: Division | None = field(default=None, repr=False)  # with decide(replicas=...)
+    request: Resources | None = field(default=None, repr=False)  # decide(per_replica_request=...)
 
     @classmethod
-    def of(cls, call: _Call, decisions: list[dict[str, Any]], eligible_count: int, unsatisfied: str | None = None):
-        return cls(call.placement.key, decisions, eligible_count, unsatisfied, call)
+    def of(
+        cls,
+        call: _Call,
+        decisions: list[dict[str, Any]],
+        eligible_count: int,
+        unsatisfied: str | None = None,
+        division: Division | None = None,
+        request: Resources | None = None,
+    ):
+        return cls(call.placement.key, decisions, eligible_count, unsatisfied, call, division, request)
 
     def __repr__(self) -> str:
         return f"PlacementResult({self.placement!r}, clusters={self.clusters!r})"
@@ -91,12 +103,68 @@ class PlacementResult:
 
     @property
     def message(self) -> str:
-        if self.unsatisfied:
-            return self.unsatisfied
+        """One line: what was chosen, and every way the spec is not fully met, with numbers."""
+        return self.condition()[2]
+
+    @property
+    def cluster_shortfall(self) -> str | None:
+        """Fewer clusters chosen than ``numberOfClusters`` asks for: why, with numbers; else None."""
+        wanted = self.call.placement.number_of_clusters
+        chosen = len(self.decisions)
+        if wanted is None or chosen >= wanted or not chosen:
+            return None
         total = len(self.call.views)
+        if self.eligible_count < wanted:
+            why = f"only {self.eligible_count} of {total} clusters are eligible"
+        else:
+            why = f"the spread constraints allow {chosen} of the {self.eligible_count} eligible clusters"
+        return f"{chosen} of numberOfClusters={wanted} clusters chosen: {why}"
+
+    def condition(self, capacity: Sequence[str] = ()) -> tuple[str, str, str]:
+        """The ``Scheduled`` condition as ``(status, reason, message)``.
+
+        ``True``/``Scheduled`` only when the spec is fully met. Otherwise ``False`` with
+        ``NoCluster`` (nothing eligible), ``Unsatisfiable`` (the spread constraints cannot be met:
+        nothing chosen), ``InsufficientClusters`` (fewer than ``numberOfClusters``; the chosen
+        ones run the workloads) or ``InsufficientCapacity`` (replicas beyond what the chosen
+        clusters report room for, placed anyway). ``capacity``: lines about workloads whose
+        replicas do not fit (the reconcile layer's, one per workload), added to this result's own.
+        """
+        total = len(self.call.views)
+        if self.unsatisfied:
+            return "False", "Unsatisfiable", self.unsatisfied
         if not self.decisions:
-            return f"no eligible cluster among {total}"
-        return f"{len(self.decisions)} of {self.eligible_count} eligible clusters selected ({total} clusters)"
+            return "False", "NoCluster", f"no eligible cluster among {total}"
+        head = f"{len(self.decisions)} of {self.eligible_count} eligible clusters selected ({total} clusters)"
+        notes = list(self.notes)
+        capacity = list(capacity)
+        if self.division is not None and self.division.shortfall:
+            capacity.insert(0, self.division.shortfall)
+        clusters = self.cluster_shortfall
+        parts = [head] + ([clusters] if clusters else []) + [f"capacity: {c}" for c in capacity] + notes
+        message = "; ".join(parts)
+        if clusters:
+            return "False", "InsufficientClusters", message
+        if capacity:
+            return "False", "InsufficientCapacity", message
+        return "True", "Scheduled", message
+
+    @property
+    def notes(self) -> list[str]:
+        """What a user should know about how the decision was made (unknown capacity, a search cut short)."""
+        out = []
+        placement, views = self.call.placement, self.call.views
+        weight_note = _weight_note(placement, views, self.clusters, self.request) if self.decisions else None
+        if weight_note:
+            out.append(weight_note)
+        return out
+
+    def division_for(self, total: int, per_replica_request: Mapping | Resources | None = None) -> Division:
+        """One workload's ``total`` replicas over these decisions, with where they do not fit."""
+        request = per_replica_request
+        if request is not None and not isinstance(request, Resources):
+            request = Resources.parse(request, "per_replica_request")
+        return divide_for(self.call.placement, self.call.views, self.clusters, total, request)
 
     def to_status(self) -> list[dict[str, Any]]:
         """The ``status.decisions`` list of the API contract: ``{cluster, weight, replicas?, reason}``."""
@@ -108,14 +176,7 @@ class PlacementResult:
 
         Duplicated placements run ``total`` on every cluster.
         """
-        if self.call.placement.replica_type == DUPLICATED:
-            return {d["cluster"]: total for d in self.decisions}
-        views = self.call.views
-        enriched = [
-            {"cluster": d["cluster"], "weight": d["weight"], "allocatable": views[d["cluster"]].allocatable}
-            for d in self.decisions
-        ]
-        return {d["cluster"]: d["replicas"] for d in divide_replicas(total, enriched, per_replica_request)}
+        return self.division_for(total, per_replica_request).shares
 
     @cached_property
     def explanations(self) -> dict[str, dict[str, Any]]:

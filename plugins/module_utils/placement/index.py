@@ -39,7 +39,6 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.placement.filters
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.model import (
     _COLUMN_GETTERS,
-    DIVIDED,
     ClusterView,
     Resources,
     Snapshot,
@@ -190,9 +189,11 @@ def _selected(state: _State) -> Any:
     return state.sel_keys if state.mode == "top" else state.spread_selected
 
 
-def _patched_decisions(state: _State, call: _Call, dirty: set[str]) -> list[dict[str, Any]]:
+def _patched_decisions(state: _State, call: _Call, dirty: set[str]) -> tuple[list[dict[str, Any]], Any]:
+    """The decisions after the patch, and their division when replicas are asked for."""
     selected = _selected(state)
-    if state.replicas is not None and call.placement.replica_type == DIVIDED:
+    if state.replicas is not None or call.placement.dynamic:
+        # Replica counts, room and the dynamic weights' note depend on the whole selection.
         return _decisions(call, selected, state.replicas, state.request)
     decisions = list(state.result.decisions)
     by_name = operator.itemgetter("cluster")
@@ -206,11 +207,9 @@ def _patched_decisions(state: _State, call: _Call, dirty: set[str]) -> list[dict
                 "cluster": name,
                 "weight": _decision_weight(call.placement, call.views[name], state.request),
             }
-            if state.replicas is not None:
-                entry["replicas"] = state.replicas
             entry["reason"] = reason
             decisions.insert(i, entry)
-    return decisions
+    return decisions, None
 
 
 def _replay(state: _State, pending: list, call: _Call) -> bool:
@@ -587,7 +586,8 @@ class PlacementIndex:
             entry.state = None
             return None
         old = state.result
-        result = PlacementResult.of(call, _patched_decisions(state, call, state.dirty), len(state.eligible))
+        decisions, division = _patched_decisions(state, call, state.dirty)
+        result = PlacementResult.of(call, decisions, len(state.eligible), None, division, request)
         selected = _selected(state)
         joined = {n for n in state.dirty if n in selected}
         left = state.dirty - joined

@@ -106,34 +106,65 @@ def _work_error(work: Mapping, err: Exception) -> dict:
     }
 
 
-def decision_status(wp: Mapping, result, error: str | None, now: dt.datetime) -> dict:
-    """A placement's status with this decision in it: ``decisions``, ``observedGeneration`` and condition
-    ``Scheduled``; the rest (summary, Synced, Available) as ``wp`` holds it.
+MAX_SHORTFALLS = 100  # status.shortfalls entries kept (the CRD's maxItems)
+
+
+def decision_status(
+    wp: Mapping,
+    result,
+    error: str | None,
+    now: dt.datetime,
+    capacity: Mapping[str, str | None] | None = None,
+    scope: Iterable[tuple] | None = None,
+) -> dict:
+    """A placement's status with this decision in it: ``decisions``, ``observedGeneration``,
+    ``shortfalls`` and condition ``Scheduled``; the rest (summary, Synced, Available) as ``wp`` holds it.
 
     ``result``: the ``placement.PlacementResult``, or None when the placement is invalid (``error``
-    says why; the decisions it had are kept: an invalid policy moves nothing).
+    says why; the decisions it had are kept: an invalid policy moves nothing). ``Scheduled`` is True
+    only when the spec is fully met (``PlacementResult.condition``).
+
+    ``capacity``: per workload ("Kind/name") the pass divided, why its replicas do not fit (None: they
+    fit). A pass may look at some sources only (``scope``: their (apiVersion, kind, name) keys; None:
+    every source), so ``status.shortfalls`` keeps the entries of workloads outside the scope, and the
+    condition counts them: it does not flap between passes over different sources.
     """
     current = wp.get("status") or {}
     conditions = current.get("conditions") or []
+    shortfalls = _merged_shortfalls(current.get("shortfalls") or [], capacity, scope)
     if result is None:
         decisions = current.get("decisions") or []
         conditions = status.set_condition(conditions, "Scheduled", "False", "InvalidPlacement", error or "", now)
     else:
         decisions = result.to_status()
-        conditions = status.set_condition(
-            conditions,
-            "Scheduled",
-            "True" if result.scheduled else "False",
-            "Scheduled" if result.scheduled else "NoCluster",
-            result.message,
-            now,
-        )
-    return {
+        lines = [f"{entry['workload']}: {entry['message']}" for entry in shortfalls]
+        if len(lines) > 3:
+            lines = [*lines[:3], f"and {len(lines) - 3} more workloads (status.shortfalls)"]
+        state, reason, message = result.condition(lines)
+        conditions = status.set_condition(conditions, "Scheduled", state, reason, message, now)
+    new = {
         **current,
         "observedGeneration": wp["metadata"].get("generation"),
         "decisions": decisions,
         "conditions": conditions,
     }
+    if shortfalls or "shortfalls" in current:
+        new["shortfalls"] = shortfalls
+    return new
+
+
+def _merged_shortfalls(
+    current: Iterable[Mapping], capacity: Mapping[str, str | None] | None, scope: Iterable[tuple] | None
+) -> list[dict]:
+    if capacity is None:  # this writer divided nothing (the placement module): keep what is recorded
+        return [dict(e) for e in current]
+    if scope is None:
+        kept = {}
+    else:
+        looked_at = {f"{kind}/{name}" for _api_version, kind, name in scope}
+        kept = {e["workload"]: e["message"] for e in current if e.get("workload") not in looked_at}
+    kept.update({workload: line for workload, line in capacity.items() if line})
+    return [{"workload": w, "message": kept[w]} for w in sorted(kept)[:MAX_SHORTFALLS]]
 
 
 def write_placement_status(hub: kube.Kube, wp: Mapping, new: Mapping, check_mode: bool = False) -> bool:
@@ -143,7 +174,8 @@ def write_placement_status(hub: kube.Kube, wp: Mapping, new: Mapping, check_mode
 
 
 def _write_placement_decisions(hub: kube.Kube, outcome, now: dt.datetime, check_mode: bool) -> bool:
-    new = decision_status(outcome.placement, outcome.result, outcome.error, now)
+    capacity = outcome.capacity if outcome.result is not None else None
+    new = decision_status(outcome.placement, outcome.result, outcome.error, now, capacity, outcome.scope)
     return write_placement_status(hub, outcome.placement, new, check_mode)
 
 

@@ -118,6 +118,10 @@ class PlacementOutcome:
     result: Any  # placement.PlacementResult, or None when the placement is invalid
     error: str | None = None
     workloads: int = 0
+    # Per workload ("Kind/name") this pass divided: why its replicas do not fit, or None when they do.
+    # None: this pass divided none of the placement's workloads.
+    capacity: dict | None = field(default_factory=dict)
+    scope: set | None = None  # the sources this pass looked at ((apiVersion, kind, name)); None: all
 
 
 @dataclass
@@ -278,7 +282,9 @@ def plan_works(
             plan.errors.append({"placement": name, "message": str(err)})
             plan.protected_placements.add(name)  # keep what runs; an invalid policy deletes nothing
             continue
-        outcome = PlacementOutcome(wp, result)
+        outcome = PlacementOutcome(wp, result, scope=only_sources)
+        if placement_name is not None and name != placement_name:
+            outcome.capacity = None  # not divided by this pass: what its status records stays
         plan.placements.append(outcome)
         decided.append(outcome)
     autoscaled = _autoscaled(hub, namespace, decided, plan.sources, only_sources) if autoscalers else {}
@@ -307,13 +313,27 @@ def plan_works(
             followers = (
                 _dependency_sources(source, plan.sources, hub, namespace) if spec.get("propagateDependencies") else []
             )
+            shares = _divide(plan, outcome, source, spec, outcome.result, name)
+            # A cluster given 0 replicas of a Divided workload is no part of its decision: neither the
+            # workload nor what follows it (propagateDependencies) goes there.
+            runs_on = [c for c in outcome.result.clusters if shares is None or shares.get(c)]
             for obj in [source, *followers]:
                 if obj is not source and source_key(obj) in claimed:
                     continue
                 if obj is not source:
                     claimed[source_key(obj)] = name
                 retained = _retained_on(obj, spec, autoscaled)
-                _render_for_clusters(plan, obj, spec, outcome.result, name, labels_of, wanted_clusters, retained)
+                _render_for_clusters(
+                    plan,
+                    obj,
+                    spec,
+                    runs_on,
+                    name,
+                    labels_of,
+                    wanted_clusters,
+                    retained,
+                    shares if obj is source else None,
+                )
     _diff_plan(hub, plan, namespace, placement_name, wanted_clusters)
     return plan
 
@@ -368,25 +388,43 @@ def _retained_on(source: Mapping, spec: Mapping, autoscaled: Mapping) -> Callabl
     return lambda cluster: cluster in scaled_on
 
 
+def _divide(plan: Plan, outcome: PlacementOutcome, source: Mapping, spec: Mapping, result, name: str) -> dict | None:
+    """The source's replicas per cluster (Divided placements; None otherwise), and in ``outcome.capacity``
+    whether they fit the room the clusters report (Duplicated too)."""
+    total = (source.get("spec") or {}).get("replicas") if isinstance(source.get("spec"), Mapping) else None
+    if isinstance(total, bool) or not isinstance(total, int):
+        return None
+    workload = f"{source['kind']}/{source['metadata']['name']}"
+    divided = (spec.get("replicaScheduling") or {}).get("type") == "Divided"
+    try:
+        division = result.division_for(total, pod_request(source))
+    except api.TMCError as err:  # an unreadable resource request: this workload's problem only
+        outcome.capacity[workload] = f"cannot tell how its replicas fit: {err}"
+        if not divided:
+            return None
+        plan.errors.append({"placement": name, "source": workload, "message": str(err)})
+        for cluster in result.clusters:  # what runs stays as it is: an unreadable request deletes nothing
+            plan.protected.add((api.cluster_namespace(cluster), render.syncwork_name(source, cluster)))
+        return {}
+    outcome.capacity[workload] = division.shortfall
+    return division.shares if divided else None
+
+
 def _render_for_clusters(
     plan: Plan,
     source: dict,
     spec: Mapping,
-    result,
+    clusters: Iterable[str],
     placement_name: str,
     labels_of: Mapping,
     wanted: set | None,
     retained: Callable[[str], bool],
+    shares: Mapping | None = None,
 ) -> None:
-    total = (source.get("spec") or {}).get("replicas") if isinstance(source.get("spec"), Mapping) else None
-    divided = (spec.get("replicaScheduling") or {}).get("type") == "Divided"
-    shares = result.replicas_for(total, pod_request(source)) if divided and isinstance(total, int) else None
-    for cluster in result.clusters:
+    for cluster in clusters:
         if wanted is not None and cluster not in wanted:
             continue
         replicas = shares.get(cluster) if shares is not None else None
-        if shares is not None and replicas == 0:
-            continue  # a zero share places nothing there
         retain = retained(cluster)
         try:
             manifest = render.render_manifest(
