@@ -522,7 +522,7 @@ def test_spread_by_location_min_and_max_groups():
     result = P.decide(spec, clusters)
     assert {n.split("-")[0] for n in names(result)} == {"z1", "z2"}
     assert result.explanations["z3-0"]["reasons"][0].startswith(
-        "spread limit: location=loc-z3 is not among the maxGroups=2"
+        "spread limit: location=loc-z3 would be group 3, over maxGroups=2"
     )
     spec = {"numberOfClusters": 3, "spreadConstraints": [{"topologyKey": "zone", "maxSkew": 5, "minGroups": 3}]}
     assert sorted(n.split("-")[0] for n in names(P.decide(spec, clusters))) == ["z1", "z2", "z3"]
@@ -749,11 +749,16 @@ def test_index_decide_rejects_unknown_keys_and_nameless_specs():
 
 
 def test_index_falls_back_to_a_full_decide_when_normalisation_bounds_move():
-    clusters = [cluster("a", workloads=0), cluster("b", workloads=10), cluster("c", workloads=5)]
-    placement = wp({"numberOfClusters": 1})
+    # Without Steady (the default set keeps b, issue 20): Balance 1 + Capacity 2, cpu only.
+    clusters = [
+        cluster("a", workloads=0, allocatable={"cpu": "1"}),
+        cluster("b", workloads=10, allocatable={"cpu": "16"}),
+        cluster("c", workloads=5, allocatable={"cpu": "4"}),
+    ]
+    placement = wp({"numberOfClusters": 1, "prioritizers": [{"name": "Balance"}, {"name": "Capacity", "weight": 2}]})
     index = P.PlacementIndex(clusters, [placement])
     assert names(index.decide("team-a/web", ["b"])) == ["a"]  # a: 100 + 0, b: 0 + 100 -> a by name
-    busier = cluster("c", workloads=20)  # the Balance maximum moves from 10 to 20
+    busier = cluster("c", workloads=20, allocatable={"cpu": "4"})  # the Balance maximum moves from 10 to 20
     assert index.update_cluster(busier) == {"team-a/web"}
     got = index.decide("team-a/web", ["b"])
     assert got == P.decide(placement, [clusters[0], clusters[1], busier], ["b"])

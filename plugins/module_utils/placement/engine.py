@@ -81,7 +81,9 @@ class _State:
     bounds: list
     sel_keys: dict[str, tuple] | None  # top: selected name -> rank key
     best_out: tuple | None  # top: rank key of the best eligible cluster left out
-    watermarks: dict[tuple, tuple | None] | None  # spread: see _greedy
+    watermark: tuple | None  # spread: rank key of the last cluster the search took
+    patchable: bool  # spread: whether a change ranked after the watermark provably changes nothing
+    cell_sizes: dict[tuple, int] | None  # spread: eligible clusters per cell (groups under every constraint)
     spread_selected: frozenset[str]
     result: PlacementResult
     dirty: set[str] = field(default_factory=set)  # names whose decision may differ from result's
@@ -104,6 +106,7 @@ def _evaluate(
     decisions, division = _decisions(call, selection.selected, replicas, request)
     result = PlacementResult.of(call, decisions, len(eligible), selection.unsatisfied, division, request)
     result.cluster_set = frozenset(selection.selected)
+    result.search_note = selection.note
     if selection.unsatisfied:
         return result, None
     mode = "spread" if call.placement.spread else "all" if selection.sel_keys is None else "top"
@@ -119,7 +122,9 @@ def _evaluate(
         bounds=bounds,
         sel_keys=selection.sel_keys,
         best_out=selection.best_out,
-        watermarks=selection.watermarks,
+        watermark=selection.watermark,
+        patchable=selection.patchable,
+        cell_sizes=selection.cell_sizes,
         spread_selected=frozenset(selection.selected) if call.placement.spread else frozenset(),
         result=result,
     )

@@ -31,10 +31,11 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.placement.model i
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.scoring import (
     _metric_value,
     _score_vector,
+    rank_key,
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.spread import (
     _select,
-    _skew_ok,
+    _why_not_spread,
 )
 
 
@@ -66,6 +67,7 @@ class PlacementResult:
     call: _Call | None = field(default=None, repr=False)
     division: Division | None = field(default=None, repr=False)  # with decide(replicas=...)
     request: Resources | None = field(default=None, repr=False)  # decide(per_replica_request=...)
+    search_note: str | None = field(default=None, repr=False)  # the spread search was cut short
 
     @classmethod
     def of(
@@ -157,6 +159,8 @@ class PlacementResult:
         weight_note = _weight_note(placement, views, self.clusters, self.request) if self.decisions else None
         if weight_note:
             out.append(weight_note)
+        if self.search_note:
+            out.append(self.search_note)
         return out
 
     def division_for(self, total: int, per_replica_request: Mapping | Resources | None = None) -> Division:
@@ -199,7 +203,8 @@ class _Explainer:
 
     @cached_property
     def rank(self) -> dict[str, int]:
-        ranked = sorted(self.eligible, key=lambda n: (-self.scores[n], n))
+        placement, previous = self.call.placement, self.call.previous
+        ranked = sorted(self.eligible, key=lambda n: rank_key(placement.steady, previous, n, self.scores[n]))
         return {n: i + 1 for i, n in enumerate(ranked)}
 
     def explain_all(self) -> dict[str, dict[str, Any]]:
@@ -272,13 +277,9 @@ class _Explainer:
         if selection.unsatisfied:
             return selection.unsatisfied
         if placement.spread:
-            groups = selection.groups[name]
-            for i, c in enumerate(placement.spread):
-                counts = selection.counts[i]
-                if not _skew_ok(counts, groups[i], c.max_skew):
-                    low = min(counts.values())
-                    return (
-                        f"spread limit: {c.topology_key}={groups[i]} already has {counts[groups[i]]} selected "
-                        f"cluster(s) and the least-used group {low}; maxSkew is {c.max_skew}"
-                    )
+            why = _why_not_spread(self.call, selection, name)
+            if why:
+                return why
+            if placement.number_of_clusters is None or len(selection.selected) < placement.number_of_clusters:
+                return f"spread limit: no valid choice of more clusters includes it; {self.score_line(name)}"
         return f"cut by numberOfClusters={placement.number_of_clusters}: {self.score_line(name)}"

@@ -50,6 +50,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.placement.quantit
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.scoring import (
     _score_one,
+    rank_key,
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.spec import (
     CompiledPlacement,
@@ -99,8 +100,8 @@ def _patch_top(state: _State, name: str, was: bool, old_key: tuple | None, new_k
         return True
     worst = max(sel.values())
     if new_key < worst:
-        del sel[worst[1]]
-        dirty.add(worst[1])
+        del sel[worst[-1]]
+        dirty.add(worst[-1])
         sel[name] = new_key
         state.best_out = min(best_out, worst)
     else:
@@ -115,30 +116,31 @@ def _groups_of(placement: CompiledPlacement, view: ClusterView) -> tuple:
 def _patch_spread(
     state: _State, placement: CompiledPlacement, removed, added, old_key: tuple | None, new_key: tuple | None
 ) -> bool:
-    """True when the greedy would replay exactly.
+    """True when the exact spread search would return the same choice.
 
-    The greedy (see _greedy) takes the best admissible bucket head at each
-    step and only ever looks at a bucket's first ``taken + 1`` members (the
-    watermark is the last of those). A member ranked after the watermark lost
-    every comparison it could take part in, so removing or adding one changes
-    no step. The watermark itself may be an untaken head that keeps its group
-    alive (and so the skew minimum low, or a maxGroups ranking): removing it
-    needs a full decide, like any change before it, a new bucket or an
-    exhausted one. Watermarks are not moved here: a stale one is lower, hence
-    more cautious.
+    The search (``spread_search``) walks the clusters in rank order up to the last one it takes (the
+    watermark). When it reached as many clusters as asked for, kept as many as there are, and never
+    had to close a cell, no cluster ranked after the watermark took part in any answer: removing one
+    cannot make the choice invalid (the choice is its own witness), adding one cannot turn any answer
+    (every one was yes) and cannot raise the size or the kept count. A change in a cell that appears
+    or empties changes the groups, hence the skew rule: that needs a full decide, like any change at
+    or before the watermark.
     """
-    marks = state.watermarks
-    for view, key in ((removed, old_key), (added, new_key)):
+    if not state.patchable:
+        return False
+    sizes = state.cell_sizes
+    changes = []
+    for view, key, delta in ((removed, old_key, -1), (added, new_key, 1)):
         if view is None:
             continue
         groups = _groups_of(placement, view)
         if None in groups:
             continue  # clusters without a topology value take no part in spreading
-        if groups not in marks:
-            return False  # a new bucket: new groups
-        mark = marks[groups]
-        if mark is None or key <= mark:
+        if groups not in sizes or key <= state.watermark or (delta < 0 and sizes[groups] <= 1):
             return False
+        changes.append((groups, delta))
+    for groups, delta in changes:
+        sizes[groups] += delta
     return True
 
 
@@ -164,8 +166,9 @@ def _patch(state: _State, before: _Call, after: _Call, old, new, dirty: set) -> 
         bounds = _patched_bounds(metrics, state.bounds, old if was else None, new if now_ok else None)
         if bounds is None:
             return False
-        old_key = (-_score_one(before, bounds, old), name) if was else None
-        new_key = (-_score_one(after, bounds, new), name) if now_ok else None
+        steady = after.placement.steady
+        old_key = rank_key(steady, before.previous, name, _score_one(before, bounds, old)) if was else None
+        new_key = rank_key(steady, after.previous, name, _score_one(after, bounds, new)) if now_ok else None
         if state.mode == "top":
             ok = _patch_top(state, name, was, old_key, new_key, dirty)
         else:

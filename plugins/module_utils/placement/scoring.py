@@ -87,3 +87,9 @@ def _score_one(call: _Call, bounds: list, view: ClusterView) -> float:
             term = (value - low) * scale if metric.higher else (high - value) * scale
         total = term if total is None else total + term
     return 0.0 if total is None else total
+
+
+def rank_key(steady: bool, previous: frozenset[str], name: str, score: float) -> tuple:
+    """Where a cluster ranks (ascending = better): under Steady the clusters of the previous decision
+    first, then by score, highest first, then by name. The only place the order is written."""
+    return (0 if steady and name in previous else 1, -score, name)

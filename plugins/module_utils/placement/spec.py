@@ -116,6 +116,11 @@ class CompiledPlacement:
         return frozenset(name for name, _weight in self.prioritizers)
 
     @cached_property
+    def steady(self) -> bool:
+        """Whether decisions are kept (the Steady prioritizer, in the default set): see ``rank_key``."""
+        return "Steady" in self.prioritizer_names
+
+    @cached_property
     def selector_keys(self) -> frozenset[str]:
         return frozenset(r.key for r in self.selector.requirements) if self.selector else frozenset()
 

@@ -9,10 +9,10 @@ Private to this collection (module_utils are not a public API).
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections import defaultdict
 from dataclasses import dataclass, field
 
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement import spread_search as search
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.filters import (
     _Call,
 )
@@ -20,6 +20,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.placement.model i
     _TOPOLOGY_COLUMN,
     Snapshot,
 )
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement.scoring import rank_key
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.spec import (
     SpreadConstraint,
 )
@@ -32,28 +33,50 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.placement.spec im
 class _Selection:
     selected: list[str]
     unsatisfied: str | None = None
-    sel_keys: dict[str, tuple] | None = None  # top-N: selected name -> rank key (-score, name)
+    sel_keys: dict[str, tuple] | None = None  # top-N: selected name -> rank key
     best_out: tuple | None = None  # top-N: rank key of the best eligible cluster not selected
     excluded: dict[str, str] = field(default_factory=dict)  # spread (detail): name -> reason
     counts: list[dict[str, int]] = field(default_factory=list)  # spread: per constraint, group -> selected
     groups: dict[str, tuple] = field(default_factory=dict)  # spread (detail): name -> group per constraint
-    watermarks: dict[tuple, tuple | None] | None = None  # spread: bucket -> rank key of its first unused member
+    note: str | None = None  # spread: the search was cut short
+    # spread, for the index: patches are exact only for changes ranked after the watermark (see index)
+    watermark: tuple | None = None
+    patchable: bool = False
+    cell_sizes: dict[tuple, int] | None = None  # spread: groups -> eligible clusters in that cell
+
+
+def _ranker(call: _Call, scores: dict[str, float]):
+    steady, previous = call.placement.steady, call.previous
+    return lambda name: rank_key(steady, previous, name, scores[name])
+
+
+def _best_keys(call: _Call, names, scores: dict[str, float], limit: int | None) -> list[tuple]:
+    """The first ``limit`` rank keys among ``names`` (all when None), best first.
+
+    Builds keys only for the few that can be among them: under Steady the kept clusters (they rank
+    first), plus every other cluster scoring at least the ``limit``-th best score of ``names`` -- the
+    ``m``-th best of the others has at most ``limit - m`` kept ones above it, so it is in.
+    """
+    key = _ranker(call, scores)
+    if limit is None or len(names) <= limit:
+        return sorted(map(key, names))
+    kept = [n for n in call.previous if n in scores and n in names] if call.placement.steady else []
+    if len(kept) >= limit:
+        return sorted(map(key, kept))[:limit]
+    threshold = heapq.nlargest(limit, map(scores.__getitem__, names))[-1]
+    pool = {n for n in names if scores[n] >= threshold}
+    pool.update(kept)
+    return sorted(map(key, pool))[:limit]
 
 
 def _select_top(call: _Call, eligible: list[str], scores: dict[str, float]) -> _Selection:
+    """The first ``numberOfClusters`` in rank order (``rank_key``: under Steady the kept ones first)."""
     number = call.placement.number_of_clusters
     if number is None or number >= len(eligible):
         return _Selection(list(eligible))
-    threshold = heapq.nlargest(number + 1, scores.values())[-1]
-    top = sorted([(-s, n) for n, s in scores.items() if s >= threshold])
+    top = _best_keys(call, eligible, scores, number + 1)
     chosen = top[:number]
-    return _Selection([n for _score, n in chosen], sel_keys={k[1]: k for k in chosen}, best_out=top[number])
-
-
-def _skew_ok(counts: dict[str, int], group: str, max_skew: int) -> bool:
-    new = counts[group] + 1
-    others = min((c for g, c in counts.items() if g != group), default=new)
-    return new - min(others, new) <= max_skew
+    return _Selection([k[-1] for k in chosen], sel_keys={k[-1]: k for k in chosen}, best_out=top[number])
 
 
 def _split(parts: list[tuple[tuple, set[str]]], snapshot: Snapshot, key: str) -> list[tuple[tuple, set[str]]]:
@@ -76,31 +99,44 @@ def _split(parts: list[tuple[tuple, set[str]]], snapshot: Snapshot, key: str) ->
     return out
 
 
-def _rank_bucket(members: set[str], scores: dict[str, float], limit: int | None) -> list[tuple[float, str]]:
-    """Rank keys ``(-score, name)`` of a bucket in order; only the first ``limit`` when given."""
-    if limit is not None and len(members) > limit:
-        threshold = heapq.nlargest(limit, map(scores.__getitem__, members))[-1]
-        return sorted([(-scores[n], n) for n in members if scores[n] >= threshold])[:limit]
-    return sorted([(-scores[n], n) for n in members])
+def _cells(call: _Call, eligible: list[str], scores: dict[str, float], selection: _Selection, detail: bool):
+    """The eligible clusters as cells (same group under every constraint), for the exact search.
 
-
-def _allowed_groups(spread: tuple[SpreadConstraint, ...], buckets: dict[tuple, list]) -> list[list[str]]:
-    """Per constraint, the groups in order of their best cluster, cut to maxGroups."""
-    heads = sorted((bucket[0], groups) for groups, bucket in buckets.items())
-    allowed = []
-    for i, c in enumerate(spread):
-        order = list(dict.fromkeys(groups[i] for _head, groups in heads))
-        allowed.append(order if c.max_groups is None else order[: c.max_groups])
-    return allowed
-
-
-def _unmet_min_groups(spread: tuple[SpreadConstraint, ...], buckets: Iterable[tuple]) -> str | None:
-    buckets = list(buckets)
-    for i, c in enumerate(spread):
-        if c.min_groups is None:
+    A cell never gives more than numberOfClusters, so only that many are ranked (unless ``detail``).
+    Returns the search's Cells and, per cell, its groups as values.
+    """
+    spread = call.placement.spread
+    parts: list[tuple[tuple, set[str]]] = [((), set(eligible))]
+    for c in spread:
+        parts = _split(parts, call.snapshot, c.topology_key)
+    limit = None if detail else call.placement.number_of_clusters
+    values: list[dict] = [{} for _c in spread]  # per constraint: group value -> index
+    keys, groups, members, kept = [], [], [], []
+    selection.cell_sizes = {}
+    for group_values, names in sorted(parts, key=lambda part: tuple("" if v is None else v for v in part[0])):
+        if None in group_values:  # no value for a topology key: not spread, so not placed
+            if detail:
+                c = spread[group_values.index(None)]
+                reason = f"spread limit: the cluster has no value for topologyKey {c.topology_key}"
+                selection.excluded.update(dict.fromkeys(names, reason))
             continue
-        available = sorted({groups[i] for groups in buckets})
-        if len(available) < c.min_groups:
+        ranked = _best_keys(call, names, scores, limit)
+        keys.append(group_values)
+        groups.append(tuple(values[i].setdefault(v, len(values[i])) for i, v in enumerate(group_values)))
+        members.append(ranked)
+        kept.append(sum(1 for k in ranked if k[0] == 0))
+        selection.cell_sizes[group_values] = len(names)
+        if detail:
+            selection.groups.update(dict.fromkeys(names, group_values))
+    rules = [search.Rule(c.max_skew, c.min_groups, c.max_groups) for c in spread]
+    cells = search.Cells(groups, members, kept, rules, [len(v) for v in values])
+    return cells, keys, values
+
+
+def _unmet_min_groups(spread: tuple[SpreadConstraint, ...], values: list[dict]) -> str | None:
+    for i, c in enumerate(spread):
+        if c.min_groups is not None and len(values[i]) < c.min_groups:
+            available = sorted(values[i])
             return (
                 f"spread limit: minGroups={c.min_groups} for topologyKey {c.topology_key} cannot be met: "
                 f"the eligible clusters span {len(available)} group(s) ({', '.join(available) or 'none'})"
@@ -108,110 +144,81 @@ def _unmet_min_groups(spread: tuple[SpreadConstraint, ...], buckets: Iterable[tu
     return None
 
 
-def _needy(spread: tuple[SpreadConstraint, ...], counts: list[dict[str, int]]) -> list[int]:
-    return [i for i, c in enumerate(spread) if c.min_groups and sum(1 for v in counts[i].values() if v) < c.min_groups]
-
-
-def _admissible(spread, counts: list[dict[str, int]], groups: tuple[str, ...], needy: list[int]) -> bool:
-    if needy and not any(counts[i][groups[i]] == 0 for i in needy):
-        return False
-    return all(_skew_ok(counts[i], groups[i], c.max_skew) for i, c in enumerate(spread))
-
-
-def _bucket(call: _Call, eligible: list[str], scores: dict[str, float], selection: _Selection, detail: bool):
-    """Eligible clusters by their tuple of groups, each bucket as rank keys in order.
-
-    A bucket never gives more than numberOfClusters, so only that many are ranked (unless ``detail``).
-    """
-    spread = call.placement.spread
-    parts: list[tuple[tuple, set[str]]] = [((), set(eligible))]
-    for c in spread:
-        parts = _split(parts, call.snapshot, c.topology_key)
-    limit = None if detail else call.placement.number_of_clusters
-    buckets = {}
-    for groups, members in parts:
-        if None in groups:  # no value for a topology key: not spread, so not placed
-            if detail:
-                reason = (
-                    f"spread limit: the cluster has no value for topologyKey {spread[groups.index(None)].topology_key}"
-                )
-                selection.excluded.update(dict.fromkeys(members, reason))
-            continue
-        buckets[groups] = _rank_bucket(members, scores, limit)
-        if detail:
-            selection.groups.update(dict.fromkeys(members, groups))
-    return buckets
-
-
-def _drop_disallowed(spread, buckets: dict[tuple, list], allowed: list[list[str]], selection, detail: bool):
-    kept = {}
-    for groups, bucket in buckets.items():
-        bad = next((i for i, g in enumerate(groups) if g not in allowed[i]), None)
-        if bad is None:
-            kept[groups] = bucket
-        elif detail:
-            c = spread[bad]
-            reason = (
-                f"spread limit: {c.topology_key}={groups[bad]} is not among the maxGroups={c.max_groups} "
-                f"groups chosen ({', '.join(allowed[bad])})"
-            )
-            for _rank, name in bucket:
-                selection.excluded[name] = reason
-    return kept
-
-
-def _greedy(call: _Call, buckets: dict[tuple, list], selection: _Selection) -> None:
-    """Take clusters in rank order while every constraint's skew (and minGroups first) allows."""
-    spread = call.placement.spread
-    number = call.placement.number_of_clusters
-    total = sum(len(b) for b in buckets.values())
-    limit = total if number is None else min(number, total)
-    counts = selection.counts
-    queues = {groups: deque(bucket) for groups, bucket in buckets.items()}
-    taken = dict.fromkeys(buckets, 0)
-    heap = [(queue[0], groups) for groups, queue in queues.items()]
-    heapq.heapify(heap)
-    while len(selection.selected) < limit and heap:
-        needy = _needy(spread, counts)
-        skipped, chosen = [], None
-        while heap:
-            item = heapq.heappop(heap)
-            if _admissible(spread, counts, item[1], needy):
-                chosen = item[1]
-                break
-            skipped.append(item)
-        for item in skipped:
-            heapq.heappush(heap, item)
-        if chosen is None:
-            break
-        queue = queues[chosen]
-        selection.selected.append(queue.popleft()[1])
-        taken[chosen] += 1
-        for i, group in enumerate(chosen):
-            counts[i][group] += 1
-        if queue:
-            heapq.heappush(heap, (queue[0], chosen))
-    if _needy(spread, counts):
-        selection.unsatisfied = "spread limit: minGroups cannot be met together with the other spread constraints"
-        selection.selected = []
-    # The greedy only ever looked at the first taken+1 members of a bucket: a change further down cannot matter.
-    selection.watermarks = {g: (b[taken[g]] if taken[g] < len(b) else None) for g, b in buckets.items()}
-
-
 def _select_spread(call: _Call, eligible: list[str], scores: dict[str, float], detail: bool) -> _Selection:
+    """The best valid choice under the spread constraints (``spread_search``)."""
     spread = call.placement.spread
     selection = _Selection([])
-    everything = _bucket(call, eligible, scores, selection, detail)
-    allowed = _allowed_groups(spread, everything)
-    buckets = _drop_disallowed(spread, everything, allowed, selection, detail)
-    selection.counts = [dict.fromkeys(groups, 0) for groups in allowed]
-    selection.unsatisfied = _unmet_min_groups(spread, buckets)
-    if not selection.unsatisfied:
-        _greedy(call, buckets, selection)
-        for groups, bucket in everything.items():  # a disallowed bucket matters through its head only
-            if groups not in buckets:
-                selection.watermarks[groups] = bucket[0]
+    cells, keys, values = _cells(call, eligible, scores, selection, detail)
+    selection.counts = [dict.fromkeys(v, 0) for v in values]
+    selection.unsatisfied = _unmet_min_groups(spread, values)
+    if selection.unsatisfied:
+        return selection
+    number = call.placement.number_of_clusters
+    try:
+        outcome = search.select(cells, number)
+    except search.BudgetExceeded:
+        selection.unsatisfied = (
+            f"spread limit: no valid choice found within the search budget ({search.SEARCH_BUDGET} steps); "
+            "narrow the candidates (clusterSelector, locations) or loosen the spread constraints"
+        )
+        return selection
+    if outcome is None:
+        selection.unsatisfied = (
+            "spread limit: no choice of clusters meets every spread constraint "
+            f"({_describe(spread)}) among the {sum(cells.sizes)} eligible clusters"
+        )
+        return selection
+    for cell, n in enumerate(outcome.counts):
+        selection.selected += [k[-1] for k in cells.members[cell][:n]]
+        for i, group in enumerate(keys[cell]):
+            selection.counts[i][group] += n
+    if not outcome.exact:
+        selection.note = (
+            f"the spread search stopped at its budget ({search.SEARCH_BUDGET} steps): this valid choice "
+            "may not be the best ranked one"
+        )
+    selection.watermark = outcome.watermark
+    selection.patchable = outcome.exact and outcome.closures == 0 and outcome.best_possible
     return selection
+
+
+def _describe(spread: tuple[SpreadConstraint, ...]) -> str:
+    parts = []
+    for c in spread:
+        text = f"{c.topology_key} maxSkew={c.max_skew}"
+        if c.min_groups is not None:
+            text += f" minGroups={c.min_groups}"
+        if c.max_groups is not None:
+            text += f" maxGroups={c.max_groups}"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def _why_not_spread(call: _Call, selection: _Selection, name: str) -> str | None:
+    """Why an eligible cluster was left out by the spread constraints, or None (then: numberOfClusters)."""
+    groups = selection.groups.get(name)
+    if groups is None:
+        return None
+    for i, c in enumerate(call.placement.spread):
+        counts = selection.counts[i]
+        group = groups[i]
+        used = sum(1 for v in counts.values() if v)
+        if not counts[group] and c.max_groups is not None and used >= c.max_groups:
+            chosen = ", ".join(sorted(g for g, v in counts.items() if v))
+            return (
+                f"spread limit: {c.topology_key}={group} would be group {used + 1}, over maxGroups={c.max_groups} "
+                f"(groups chosen: {chosen})"
+            )
+        in_play = len(counts) if c.max_groups is None else min(c.max_groups, len(counts))
+        after = counts[group] + 1
+        others = [v for g, v in counts.items() if v and g != group]
+        low = 0 if used + (counts[group] == 0) < in_play else min([*others, after])
+        if after - low > c.max_skew:
+            return (
+                f"spread limit: {c.topology_key}={group} already has {counts[group]} selected cluster(s) "
+                f"and the least-used group {low}; maxSkew is {c.max_skew}"
+            )
+    return None
 
 
 def _select(call: _Call, eligible: list[str], scores: dict[str, float], detail: bool = False) -> _Selection:
