@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from ansible.errors import AnsibleFilterError
 
@@ -24,6 +25,42 @@ def _gates(feature_gates):
     )
 
 
+# Each argument, the types it takes, and how to say so.
+_ARGUMENTS = {
+    "previous": ((list, tuple, set, frozenset, Mapping), "a list of cluster names or decisions, or a status"),
+    "namespace_labels": ((Mapping,), "a dict of label keys to values"),
+    "now": ((str, int, float, datetime), "an RFC 3339 time such as 2024-05-01T12:00:00Z, or epoch seconds"),
+    "replicas": ((int,), "an integer >= 0"),
+    "per_replica_request": ((Mapping,), "a dict such as {cpu: 500m, memory: 1Gi}"),
+    "explain": ((bool,), "true or false"),
+}
+
+
+def _check_types(**arguments) -> None:
+    """AnsibleFilterError naming the argument for any wrong type (None means absent)."""
+    for name, value in arguments.items():
+        types, words = _ARGUMENTS[name]
+        if value is None:
+            continue
+        if isinstance(value, bool) and bool not in types:
+            raise AnsibleFilterError(f"place: {name} must be {words}, not {value!r}")
+        if not isinstance(value, types):
+            raise AnsibleFilterError(f"place: {name} must be {words}, not {type(value).__name__} {value!r}")
+
+
+def _cluster_list(clusters) -> list:
+    if clusters is None:
+        return []
+    if isinstance(clusters, Mapping):
+        return list(clusters.values())
+    if isinstance(clusters, (str, bytes)) or not isinstance(clusters, Sequence):
+        raise AnsibleFilterError(
+            f"place: its input (the clusters) must be a list of clusters or a dict of them by name, "
+            f"not {type(clusters).__name__} {clusters!r}"
+        )
+    return list(clusters)
+
+
 def place(
     clusters,
     policy,
@@ -36,16 +73,21 @@ def place(
     explain=False,
 ):
     """Decide where a WorkloadPlacement (object or spec) goes among ``clusters``."""
-    if clusters is None:
-        clusters = []
-    if isinstance(clusters, Mapping):
-        clusters = list(clusters.values())
+    clusters = _cluster_list(clusters)
     if not isinstance(policy, Mapping):
         raise AnsibleFilterError(f"place: the policy must be a WorkloadPlacement or its spec (a dict), not {policy!r}")
+    _check_types(
+        previous=previous,
+        namespace_labels=namespace_labels,
+        now=now,
+        replicas=replicas,
+        per_replica_request=per_replica_request,
+        explain=explain,
+    )
     try:
         result = placement.decide(
             dict(policy),
-            list(clusters),
+            clusters,
             previous,
             namespace_labels,
             gates=_gates(feature_gates),
@@ -58,7 +100,13 @@ def place(
     decisions = result.to_status()
     if not explain:
         return decisions
-    return {"decisions": decisions, "explanations": result.explanations, "message": result.message}
+    status, reason, message = result.condition()
+    return {
+        "decisions": decisions,
+        "explanations": result.explanations,
+        "message": message,
+        "scheduled": {"status": status, "reason": reason, "message": message},
+    }
 
 
 class FilterModule:

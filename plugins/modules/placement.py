@@ -140,18 +140,30 @@ explanations:
   type: dict
   sample: {member2: {selected: false, reasons: ["label tier=dev does not match tier=prod"]}}
 scheduled:
-  description: Whether at least one cluster was chosen.
+  description:
+    - Whether the spec is fully met (the V(Scheduled) condition is V(True)) - clusters chosen, as many as
+      O(spec.numberOfClusters) asks, with room for the replicas of its workloads.
+    - False also when some clusters run the workloads but fewer than asked (see RV(reason)).
   returned: state=present
   type: bool
-message:
-  description: One line about the decision (the Scheduled condition's message).
+reason:
+  description:
+    - The V(Scheduled) condition's reason - V(Scheduled), V(InsufficientClusters), V(InsufficientCapacity),
+      V(NoCluster) or V(Unsatisfiable).
   returned: state=present
   type: str
+  sample: InsufficientClusters
+message:
+  description: One line about the decision with the numbers of any shortfall (the Scheduled condition's message).
+  returned: state=present
+  type: str
+  sample: "2 of 2 eligible clusters selected (3 clusters); 2 of numberOfClusters=3 clusters chosen: only 2 of 3
+    clusters are eligible"
 """
 
 import datetime as dt
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, placement
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, placement, status
 from ansible_collections.tmc.multicluster.plugins.module_utils.args import argspec
 from ansible_collections.tmc.multicluster.plugins.module_utils.module import TMCModule
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, hub_writes
@@ -219,9 +231,11 @@ def _present(m: TMCModule) -> dict:
         "changed": change.changed or status_changed,
         "placement": kube.comparable(after),
         "decisions": result.to_status(),
-        "scheduled": result.scheduled,
-        "message": result.message,
     }
+    condition = status.get_condition(new_status.get("conditions"), "Scheduled") or {}
+    out["scheduled"] = condition.get("status") == "True"
+    out["reason"] = condition.get("reason", "")
+    out["message"] = condition.get("message", result.message)
     if p["explain"]:
         out["explanations"] = result.explanations
     if m.diff_mode:

@@ -279,8 +279,15 @@ placements:
       elements: dict
     conditions:
       description: V(Scheduled), V(Synced) and V(Available), each with C(status), C(reason) and C(message);
-        C(status=Unknown) and C(reason=NotReported) when not written yet.
+        C(status=Unknown) and C(reason=NotReported) when not written yet. V(Scheduled) is V(False) with reason
+        V(InsufficientClusters) or V(InsufficientCapacity) (the numbers in C(message)) when the fleet cannot
+        meet the spec.
       type: dict
+    shortfalls:
+      description: Workloads whose replicas do not fit the room the chosen clusters report,
+        C({workload, message}) (C(status.shortfalls)).
+      type: list
+      elements: dict
     workloads:
       description: How many workloads (hub objects) it places.
       type: int

@@ -623,7 +623,7 @@ def test_printer_columns_are_served(objects):
     objects(api.KIND_CLUSTER, {"metadata": {"name": _name("cols")}, "spec": {"location": "us-east"}})
     expected = {
         api.PLURAL_CLUSTER: ["Name", "Location", "Ready", "Sync", "Age"],
-        api.PLURAL_PLACEMENT: ["Name", "Clusters", "Scheduled", "Available", "Age"],
+        api.PLURAL_PLACEMENT: ["Name", "Clusters", "Scheduled", "Reason", "Available", "Age"],
         api.PLURAL_SYNCWORK: ["Name", "Cluster", "Kind", "Source", "Applied", "Available", "Age"],
     }
     for plural, columns in expected.items():

@@ -4,7 +4,9 @@ same decisions as the offline filter tmc.multicluster.place."""
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -174,3 +176,112 @@ def test_module_and_filter_decide_the_same(clusters, namespace, tmp_path):
     )
     run = run_playbook(playbook)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+
+
+def kubectl_get(bed, ns, *extra):
+    """``kubectl get workloadplacement`` with the testbed's own kubectl: the printer columns the API server serves."""
+    kubectl = Path(bed.state["bin_dir"]) / "kubectl"
+    run = subprocess.run(
+        [str(kubectl), "--kubeconfig", str(bed.kubeconfig(HUB, direct=True)), "get", "workloadplacement", "-n", ns]
+        + list(extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    header, *rows = run.stdout.splitlines()
+    return header.split(), [row.split(None, len(header.split()) - 1) for row in rows], run.stdout
+
+
+def test_a_fleet_that_cannot_meet_the_spec_shows_the_shortfall_everywhere(clusters, namespace):
+    """Issue 20: fewer clusters than numberOfClusters used to read Scheduled=True."""
+    spec = {
+        "numberOfClusters": 3,
+        "clusterSelector": {"matchLabels": {"tier": "prod"}},  # member1 and member2
+        "predicates": [f"cluster.name in {sorted(clusters.members)!r}"],  # not clusters other tests registered
+    }
+    run = place(clusters, namespace, spec)
+    assert not run.failed, run.output
+    assert run.result["scheduled"] is False and run.result["reason"] == "InsufficientClusters", run.result
+    assert "2 of numberOfClusters=3 clusters chosen: only 2 of" in run.result["message"]
+    assert [d["cluster"] for d in run.result["decisions"]] == ["member1", "member2"]  # they still run it
+
+    columns, rows, text = kubectl_get(clusters, namespace)
+    assert columns[:5] == ["NAME", "CLUSTERS", "SCHEDULED", "REASON", "AVAILABLE"], text
+    assert rows[0][:4] == ["web", "3", "False", "InsufficientClusters"], text
+    _columns, _rows, wide = kubectl_get(clusters, namespace, "-o", "wide")
+    assert "2 of numberOfClusters=3 clusters chosen" in wide, wide
+
+    info = run_module("workload_info", hub_args(clusters, namespace=namespace))
+    assert not info.failed, info.output
+    scheduled = info.result["placements"][0]["conditions"]["Scheduled"]
+    assert scheduled["status"] == "False" and scheduled["reason"] == "InsufficientClusters", scheduled
+    assert "2 of numberOfClusters=3" in scheduled["message"]
+
+    # Enough clusters again: the same placement reads Scheduled=True.
+    met = place(clusters, namespace, {**spec, "numberOfClusters": 2})
+    assert met.result["scheduled"] is True and met.result["reason"] == "Scheduled", met.result
+    assert kubectl_get(clusters, namespace)[1][0][:4] == ["web", "2", "True", "Scheduled"]
+
+
+def test_replicas_beyond_the_room_reported_show_insufficient_capacity(
+    clusters, namespace, hub_api_client, member_api_clients
+):
+    """A Divided workload whose replicas do not fit (a request no member can hold) is placed and reported."""
+    apps = client.AppsV1Api(hub_api_client)
+    labels = {"app": "huge"}
+    apps.create_namespaced_deployment(
+        namespace,
+        {
+            "metadata": {"name": "huge", "labels": labels},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "huge",
+                                "image": "registry.example/huge:1.0",
+                                "resources": {"requests": {"cpu": "100000"}},  # 100,000 cores per replica
+                            }
+                        ]
+                    },
+                },
+            },
+        },
+    )
+    spec = {
+        "workloadSelector": {"matchLabels": labels},
+        "resources": [{"group": "apps", "kind": "Deployment"}],
+        "clusterSelector": {"matchLabels": {"tier": "prod"}},
+        "predicates": [f"cluster.name in {sorted(clusters.members)!r}"],
+        "replicaScheduling": {"type": "Divided"},
+    }
+    assert not place(clusters, namespace, spec).failed
+    try:
+        sync = run_module("workload_sync", hub_args(clusters, namespace=namespace, **PATIENT))
+        assert not sync.failed, sync.output
+        _columns, rows, text = kubectl_get(clusters, namespace)
+        assert rows[0][2:4] == ["False", "InsufficientCapacity"], text
+        wp = client.CustomObjectsApi(hub_api_client).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "workloadplacements", "web"
+        )
+        [shortfall] = wp["status"]["shortfalls"]
+        assert shortfall["workload"] == "Deployment/huge"
+        assert shortfall["message"].startswith("2 replicas, room for 0: 2 over capacity"), shortfall
+        info = run_module("workload_info", hub_args(clusters, namespace=namespace))
+        view = info.result["placements"][0]
+        assert view["conditions"]["Scheduled"]["reason"] == "InsufficientCapacity"
+        assert view["shortfalls"] == [shortfall]
+    finally:
+        apps.delete_namespaced_deployment("huge", namespace)
+        cleanup = run_module("workload_sync", hub_args(clusters, namespace=namespace, fail_on_error=False, **PATIENT))
+        assert not cleanup.failed, cleanup.output
+        for member in member_api_clients.values():  # the sync pass leaves the (now empty) namespaces it created
+            core = client.CoreV1Api(member)
+            found = core.list_namespace(field_selector=f"metadata.name={namespace}").items
+            if found and (found[0].metadata.annotations or {}).get("tmc.kcp.io/created-namespace") == "true":
+                core.delete_namespace(namespace)

@@ -187,3 +187,40 @@ def test_sidecar_documentation_parses():
     assert doc["doc"]["positional"] == "_input, policy"
     assert "tmc.multicluster.place" in doc["examples"]
     assert doc["return"]["_value"]["type"] == "list"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"previous": "east-1"}, "previous must be"),
+        ({"previous": 3}, "previous must be"),
+        ({"namespace_labels": ["team=a"]}, "namespace_labels must be"),
+        ({"now": ["yesterday"]}, "now must be"),
+        ({"replicas": "3"}, "replicas must be"),
+        ({"replicas": True}, "replicas must be"),
+        ({"per_replica_request": "500m"}, "per_replica_request must be"),
+        ({"explain": "yes"}, "explain must be"),
+    ],
+)
+def test_every_argument_of_the_wrong_type_is_a_filter_error_naming_it(kwargs, argument):
+    """A raw TypeError came out of the engine for some of these (issue 20, found 7)."""
+    with pytest.raises(AnsibleFilterError, match=f"place: {argument}"):
+        place(CLUSTERS, PROD, **kwargs)
+
+
+@pytest.mark.parametrize("clusters", ["east-1", 3, b"x"])
+def test_an_input_that_is_not_clusters_is_a_filter_error(clusters):
+    with pytest.raises(AnsibleFilterError, match="its input \\(the clusters\\) must be a list"):
+        place(clusters, PROD)
+
+
+def test_a_misspelled_field_is_refused_with_a_hint():
+    with pytest.raises(AnsibleFilterError, match="did you mean 'numberOfClusters'"):
+        place(CLUSTERS, {"numberOfCluster": 1})
+
+
+def test_explain_says_when_the_spec_is_not_fully_met():
+    out = place(CLUSTERS, {"numberOfClusters": 5}, explain=True)
+    assert out["scheduled"]["status"] == "False"
+    assert out["scheduled"]["reason"] == "InsufficientClusters"
+    assert "3 of numberOfClusters=5 clusters chosen: only 3 of 3 clusters are eligible" in out["message"]

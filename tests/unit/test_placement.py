@@ -221,10 +221,10 @@ def test_locations_and_explanations_of_mismatches():
         ),
         (
             {"numberOfClusters": 2, "spreadConstraints": [{"topologyKey": "zone", "minGroups": 3}]},
-            "spec.spreadConstraints[0].minGroups",
+            "spec.spreadConstraints",
         ),
         ({"replicaScheduling": {"type": "Spread"}}, "spec.replicaScheduling.type"),
-        ({"replicaScheduling": {"weights": [{"cluster": "a", "weight": 1}]}}, "spec.replicaScheduling"),
+        ({"replicaScheduling": {"weights": [{"cluster": "a", "weight": 1}]}}, "spec.replicaScheduling.weights"),
         (
             {
                 "replicaScheduling": {
@@ -233,7 +233,7 @@ def test_locations_and_explanations_of_mismatches():
                     "dynamic": "AvailableCapacity",
                 }
             },
-            "spec.replicaScheduling",
+            "spec.replicaScheduling.dynamic",
         ),
         (
             {"replicaScheduling": {"type": "Divided", "weights": [{"cluster": "a", "weight": -1}]}},
@@ -245,7 +245,7 @@ def test_locations_and_explanations_of_mismatches():
             {"tolerations": [{"key": "k", "effect": "NoSchedule", "tolerationSeconds": 5}]},
             "spec.tolerations[0].tolerationSeconds",
         ),
-        ({"tolerations": [{"operator": "Equal", "value": "v"}]}, "spec.tolerations[0].operator"),
+        ({"tolerations": [{"operator": "Equal", "value": "v"}]}, "spec.tolerations[0].key"),
         ({"prioritizers": [{"name": "Luck"}]}, "spec.prioritizers[0].name"),
         ({"prioritizers": [{"name": "Balance", "weight": 101}]}, "spec.prioritizers[0].weight"),
         ({"predicates": ["cluster.labels["]}, "spec.predicates[0]"),

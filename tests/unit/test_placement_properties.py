@@ -117,6 +117,13 @@ def specs(draw, spread=None):
         spec["tolerations"] = [TOLERATIONS[i] for i in tolerations]
     if draw(st.integers(0, 3)) == 0:
         spec["predicates"] = draw(st.lists(st.sampled_from(sorted(PREDICATES)), unique=True, min_size=1, max_size=2))
+    if draw(st.integers(0, 5)) == 0:  # ordered fallback terms instead of clusterSelector / locations
+        spec.pop("clusterSelector", None)
+        spec.pop("locations", None)
+        spec["clusterAffinities"] = [
+            {"name": f"t{i}", "clusterSelector": selector}
+            for i, selector in enumerate(draw(st.lists(selectors().filter(bool), min_size=1, max_size=3)))
+        ]
     kind = draw(st.sampled_from(["Duplicated", "Divided", "weights", "dynamic"]))
     if kind == "Divided":
         spec["replicaScheduling"] = {"type": "Divided"}
@@ -183,6 +190,9 @@ def oracle_eligible(c, spec, previous, namespace_labels):
     tolerations = spec.get("tolerations") or []
     if not _selector_matches(spec.get("clusterSelector"), c["labels"]):
         return False
+    terms = spec.get("clusterAffinities")
+    if terms and not any(_selector_matches(t.get("clusterSelector"), c["labels"]) for t in terms):
+        return False  # in no term (the engine picks one term; eligible here means in some term)
     if spec.get("locations") and c["location"] not in spec["locations"]:  # absent or empty: every location
         return False
     ns = {"kubernetes.io/metadata.name": "team-a", **namespace_labels}
@@ -222,9 +232,10 @@ def test_only_eligible_clusters_chosen_and_limits_hold(clusters, spec, ctx, repl
     assert set(chosen) <= eligible
     number = spec.get("numberOfClusters")
     assert number is None or len(chosen) <= number
-    if "spreadConstraints" not in spec:
+    if "spreadConstraints" not in spec and "clusterAffinities" not in spec:
         assert len(chosen) == (len(eligible) if number is None else min(number, len(eligible)))
-    assert result.eligible_count == (len(eligible) if chosen else result.eligible_count)
+    if "clusterAffinities" not in spec:
+        assert result.eligible_count == (len(eligible) if chosen else result.eligible_count)
     explanations = result.explanations
     assert sorted(explanations) == sorted(by_name)
     assert {n for n, e in explanations.items() if e["selected"]} == set(chosen)

@@ -207,3 +207,136 @@ def test_the_controller_replans_when_a_cluster_reports_new_capacity():
     assert not P.decision_inputs_changed(fixed, same)
     # nor a change that leaves the cluster unreadable for the same reason
     assert not P.decision_inputs_changed(broken, registration("c", {"allocatable": {"cpu": "1e999"}, "workloads": 9}))
+
+
+# --------------------------------------------------------------------------
+# Ordered fallback: clusterAffinities (Karmada semantics, issue 20 item 7)
+
+
+AFFINITY_FLEET = [
+    cluster("p1", {"site": "primary"}),
+    cluster("b1", {"site": "backup"}),
+    cluster("b2", {"site": "backup"}),
+]
+AFFINITIES = {
+    "numberOfClusters": 2,
+    "clusterAffinities": [
+        {"name": "primary", "clusterSelector": {"matchLabels": {"site": "primary"}}},
+        {"name": "backup", "clusterSelector": {"matchLabels": {"site": "backup"}}},
+    ],
+}
+
+
+def test_the_first_term_that_meets_the_spec_wins_and_says_why_the_earlier_failed():
+    result = P.decide(AFFINITIES, AFFINITY_FLEET)
+    assert names(result) == ["b1", "b2"]
+    assert all("clusterAffinities term backup" in d["reason"] for d in result.decisions)
+    status, reason, message = result.condition()
+    assert (status, reason) == ("True", "Scheduled")
+    assert "clusterAffinities[0] (primary) cannot meet the spec: 1 of 1 eligible clusters selected" in message
+    assert "only 1 of 3 clusters are eligible" in message
+    assert "clusterAffinities[1] (backup) is used" in message
+    assert result.explanations["p1"]["reasons"][0].startswith("label mismatch: clusterSelector requires site In")
+
+
+def test_an_earlier_term_wins_back_when_it_meets_the_spec_again():
+    grown = [*AFFINITY_FLEET, cluster("p2", {"site": "primary"})]
+    assert names(P.decide(AFFINITIES, grown, ["b1", "b2"])) == ["p1", "p2"]
+
+
+def test_when_no_term_meets_the_spec_the_first_that_chooses_any_is_used():
+    spec = {**AFFINITIES, "numberOfClusters": 3}
+    result = P.decide(spec, AFFINITY_FLEET)
+    assert names(result) == ["p1"]
+    status, reason, message = result.condition()
+    assert (status, reason) == ("False", "InsufficientClusters")
+    assert "no term meets the spec; clusterAffinities[0] (primary) is used" in message
+
+
+def test_affinities_through_the_index_equal_decide_and_follow_label_changes():
+    obj = {"metadata": {"name": "p", "namespace": "n"}, "spec": AFFINITIES}
+    index = P.PlacementIndex(AFFINITY_FLEET)
+    key = index.set_placement(obj)
+    assert index.decide(key) == P.decide(obj, AFFINITY_FLEET)
+    moved = cluster("b2", {"site": "primary"})
+    assert index.update_cluster(moved) == {key}
+    fleet = [AFFINITY_FLEET[0], AFFINITY_FLEET[1], moved]
+    assert names(index.decide(key)) == names(P.decide(obj, fleet)) == ["b2", "p1"]
+
+
+def test_affinities_exclude_clusterselector_and_locations_as_the_crd_says():
+    with pytest.raises(api.SpecError) as err:
+        P.decide({**AFFINITIES, "locations": ["east"]}, AFFINITY_FLEET)
+    assert err.value.field == "spec.clusterAffinities"
+    with pytest.raises(api.FeatureGateError, match="TMCAdvancedPlacement"):
+        P.decide(AFFINITIES, AFFINITY_FLEET, gates=api.FeatureGates.from_overrides({"TMCAdvancedPlacement": False}))
+
+
+# --------------------------------------------------------------------------
+# CEL cost budget (issue 17, item 4): known before anything runs
+
+
+def numbers(n):
+    return "[" + ",".join(str(i) for i in range(n)) + "]"
+
+
+def test_comprehensions_nested_too_deep_are_refused_at_compile_time_naming_the_field():
+    deep = f"{numbers(3)}.all(a, {numbers(3)}.all(b, {numbers(3)}.all(c, true)))"
+    with pytest.raises(api.SpecError) as err:
+        P.compile_placement({"predicates": ["true", deep]})
+    assert err.value.field == "spec.predicates[1]"
+    assert "nests comprehensions 3 deep" in str(err.value)
+
+
+def test_a_predicate_too_costly_per_cluster_is_refused_at_compile_time():
+    P.compile_placement({"predicates": [f"{numbers(100)}.all(a, {numbers(100)}.all(b, a != b || a == b))"]})
+    with pytest.raises(api.SpecError, match=r"would take about \d+ steps per cluster"):
+        P.compile_placement({"predicates": [f"{numbers(150)}.all(a, {numbers(150)}.all(b, true))"]})
+
+
+HEAVY = f"{numbers(100)}.all(a, {numbers(100)}.all(b, a != b || string(a) != cluster.name))"  # 10,526 steps
+
+
+def test_a_placement_over_its_budget_fails_alone_and_explained():
+    fleet = [cluster(f"c{i:04d}", {"tier": "prod"}) for i in range(60)]
+    costly = {"predicates": [HEAVY]}  # 60 x 10,526 steps
+    with pytest.raises(api.SpecError) as err:
+        P.decide(costly, fleet)
+    assert err.value.field == "spec.predicates"
+    assert "would take about 631560 steps over the 60 clusters" in str(err.value)
+    assert "over the budget of 500000 per decision" in str(err.value)
+    assert "narrow the clusters first with clusterSelector" in str(err.value)
+    # narrowed, the same predicate runs; and another placement over the same fleet is not affected
+    narrowed = {**costly, "clusterSelector": {"matchExpressions": [{"key": "x", "operator": "Exists"}]}}
+    assert names(P.decide(narrowed, fleet)) == []
+    index = P.PlacementIndex(fleet)
+    bad = index.set_placement({"metadata": {"name": "bad", "namespace": "t1"}, "spec": costly})
+    good = index.set_placement({"metadata": {"name": "good", "namespace": "t2"}, "spec": {"numberOfClusters": 2}})
+    with pytest.raises(api.SpecError, match="over the budget"):
+        index.decide(bad)
+    assert names(index.decide(good)) == ["c0000", "c0001"]
+
+
+def test_a_cluster_with_more_labels_than_assumed_is_rejected_for_that_predicate_only():
+    square = "cluster.labels.all(k, cluster.labels.exists(j, j == k))"  # labels x labels
+    crowded = cluster("crowded", {f"l{i}": "v" for i in range(200)})
+    plain = cluster("plain", {"a": "b"})
+    result = P.decide({"predicates": [square]}, [crowded, plain])
+    assert names(result) == ["plain"]
+    reason = result.explanations["crowded"]["reasons"][0]
+    assert "would take about 40" in reason and "over the budget of 20000 per evaluation" in reason
+
+
+def test_the_index_keeps_the_budget_when_clusters_change_one_at_a_time():
+    fleet = [cluster(f"c{i:04d}", {"tier": "prod"}) for i in range(47)]
+    obj = {"metadata": {"name": "p", "namespace": "n"}, "spec": {"predicates": [HEAVY]}}
+    index = P.PlacementIndex(fleet)
+    key = index.set_placement(obj)
+    assert index.decide(key) == P.decide(obj, fleet)  # 47 x 10,526 steps: within the budget
+    for i in range(47, 49):  # each new cluster adds its steps; past the budget the index says so too
+        index.update_cluster(cluster(f"c{i:04d}", {"tier": "prod"}))
+        fleet.append(cluster(f"c{i:04d}", {"tier": "prod"}))
+    with pytest.raises(api.SpecError, match="over the budget"):
+        P.decide(obj, fleet)
+    with pytest.raises(api.SpecError, match="over the budget"):
+        index.decide(key)

@@ -203,6 +203,8 @@ def _decision_reason(placement: CompiledPlacement) -> str:
         reason = f"Selected: ranked within numberOfClusters={placement.number_of_clusters}"
     if placement.spread:
         reason += "; spread by " + ", ".join(c.topology_key for c in placement.spread)
+    if placement.term is not None:
+        reason += f"; clusterAffinities term {placement.term.name}"
     return reason
 
 

@@ -8,6 +8,7 @@ Private to this collection (module_utils are not a public API).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -37,6 +38,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.placement.scoring
     _score_vector,
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.spec import (
+    CompiledPlacement,
     compile_placement,
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.spread import (
@@ -84,6 +86,7 @@ class _State:
     watermark: tuple | None  # spread: rank key of the last cluster the search took
     patchable: bool  # spread: whether a change ranked after the watermark provably changes nothing
     cell_sizes: dict[tuple, int] | None  # spread: eligible clusters per cell (groups under every constraint)
+    predicate_steps: int  # what the predicates cost in this decision (cel_cost): a patch keeps it in budget
     spread_selected: frozenset[str]
     result: PlacementResult
     dirty: set[str] = field(default_factory=set)  # names whose decision may differ from result's
@@ -97,7 +100,7 @@ def _evaluate(
     request: Resources | None,
 ) -> tuple[PlacementResult, _State | None]:
     """Filters, scores, selection and decisions over the label/location candidates."""
-    eligible, _notes, sensitive = _filter(call, candidates, classes)
+    eligible, _notes, sensitive, steps = _filter(call, candidates, classes)
     if not eligible:
         return PlacementResult.of(call, [], 0, None, None, request), None
     totals, bounds = _score_vector(call, eligible)
@@ -125,6 +128,7 @@ def _evaluate(
         watermark=selection.watermark,
         patchable=selection.patchable,
         cell_sizes=selection.cell_sizes,
+        predicate_steps=steps,
         spread_selected=frozenset(selection.selected) if call.placement.spread else frozenset(),
         result=result,
     )
@@ -178,6 +182,48 @@ def decide(
         previous_clusters(previous),
         to_epoch(now),
     )
-    candidates = [name for name, view in snapshot.views.items() if compiled.matches(view)]
-    result, _state = _evaluate(call, candidates, None, _replicas(replicas), _request(per_replica_request))
+    replicas, request = _replicas(replicas), _request(per_replica_request)
+    if compiled.affinities:
+        result, _state = by_affinity(call, _matching(snapshot), None, replicas, request)
+        return result
+    result, _state = _evaluate(call, _matching(snapshot)(compiled), None, replicas, request)
     return result
+
+
+def _matching(snapshot: Snapshot):
+    def candidates(placement: CompiledPlacement) -> list[str]:
+        return [name for name, view in snapshot.views.items() if placement.matches(view)]
+
+    return candidates
+
+
+def by_affinity(
+    call: _Call,
+    candidates_for,
+    classes: Mapping[tuple, set[str]] | None,
+    replicas: int | None,
+    request: Resources | None,
+) -> tuple[PlacementResult, _State | None]:
+    """``clusterAffinities``: the terms in order; the first whose decision fully meets the spec wins.
+
+    When none does, the first term that chooses any cluster is used (its condition says what is
+    short), else the last term's empty answer. The result's notes name the term used and why each
+    earlier one failed. No incremental state: every change decides again, term by term.
+    """
+    failed: list[str] = []
+    fallback = None
+    result = None
+    for term in call.placement.affinities:
+        variant = dataclasses.replace(call, placement=call.placement.for_term(term))
+        result, _state = _evaluate(variant, candidates_for(variant.placement), classes, replicas, request)
+        state, _reason, message = result.condition()
+        if state == "True":
+            result.affinity_notes = [*failed, f"clusterAffinities: {term.where} is used"]
+            return result, None
+        failed.append(f"clusterAffinities: {term.where} cannot meet the spec: {message}")
+        if fallback is None and result.decisions:
+            fallback = result
+    chosen = fallback or result
+    term = chosen.call.placement.term
+    chosen.affinity_notes = [*failed, f"clusterAffinities: no term meets the spec; {term.where} is used"]
+    return chosen, None

@@ -68,6 +68,7 @@ class PlacementResult:
     division: Division | None = field(default=None, repr=False)  # with decide(replicas=...)
     request: Resources | None = field(default=None, repr=False)  # decide(per_replica_request=...)
     search_note: str | None = field(default=None, repr=False)  # the spread search was cut short
+    affinity_notes: list[str] = field(default_factory=list, repr=False)  # clusterAffinities: which term, why
 
     @classmethod
     def of(
@@ -161,7 +162,7 @@ class PlacementResult:
             out.append(weight_note)
         if self.search_note:
             out.append(self.search_note)
-        return out
+        return out + self.affinity_notes
 
     def division_for(self, total: int, per_replica_request: Mapping | Resources | None = None) -> Division:
         """One workload's ``total`` replicas over these decisions, with where they do not fit."""
@@ -195,7 +196,7 @@ class _Explainer:
         call = self.call = result.call
         placement = call.placement
         candidates = [n for n, v in call.views.items() if placement.matches(v)]
-        self.eligible, self.notes, _time_sensitive = _filter(call, candidates, None)
+        self.eligible, self.notes, _time_sensitive, _steps = _filter(call, candidates, None)
         totals, self.bounds = _score_vector(call, self.eligible) if self.eligible else ([], [])
         self.scores = dict(zip(self.eligible, totals, strict=True))
         self.selection = _select(call, self.eligible, self.scores, detail=True) if self.eligible else None

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel
+from ansible_collections.tmc.multicluster.plugins.module_utils import api
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel, cel_cost
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.model import (
     NAMESPACE_NAME_LABEL,
     NO_EXECUTE,
@@ -152,13 +153,39 @@ def _admits(view: ClusterView, call: _Call, cache: dict) -> tuple[bool, bool]:
     return found
 
 
+def predicate_steps(view: ClusterView, predicates: tuple[Predicate, ...]) -> int:
+    """What evaluating the predicates on this cluster costs (cel_cost steps), known before running them."""
+    labels, taints = len(view.labels), len(view.taints)
+    return sum(p.steps(labels, taints) for p in predicates)
+
+
+def _check_budget(steps: int, clusters: int) -> None:
+    """A placement whose predicates would cost more than PLACEMENT_STEPS in one decision fails, explained,
+    before anything runs: it holds no CPU and no GIL, and no other placement notices."""
+    if steps > cel_cost.PLACEMENT_STEPS:
+        raise api.SpecError(
+            "spec.predicates",
+            f"the predicates would take about {steps} steps over the {clusters} clusters they run on, over the "
+            f"budget of {cel_cost.PLACEMENT_STEPS} per decision: narrow the clusters first with clusterSelector "
+            "or locations (predicates run only on the clusters that pass every other filter), or simplify them",
+        )
+
+
 def _predicate_note(view: ClusterView, predicates: tuple[Predicate, ...]) -> str | None:
     """None when every predicate is true; else why not. Results are memoised per view and expression."""
     results = view.predicate_results
     for predicate in predicates:
         outcome = results.get(predicate.expression)
         if outcome is None:
-            outcome = cel.evaluate(predicate.program, view.cel_context)
+            steps = predicate.steps(len(view.labels), len(view.taints))
+            if steps > cel_cost.MAX_STEPS:  # more labels or taints than the compile-time check assumed
+                outcome = (
+                    False,
+                    f"would take about {steps} steps for this cluster ({len(view.labels)} labels, "
+                    f"{len(view.taints)} taints), over the budget of {cel_cost.MAX_STEPS} per evaluation",
+                )
+            else:
+                outcome = cel.evaluate(predicate.program, view.cel_context)
             results[predicate.expression] = outcome
         ok, error = outcome
         if not ok:
@@ -206,8 +233,9 @@ def _admit_by_class(call: _Call, candidates: set[str], classes: Mapping[tuple, s
 
 def _filter(
     call: _Call, candidates: Iterable[str], classes: Mapping[tuple, set[str]] | None
-) -> tuple[list[str], dict[str, str], bool]:
-    """Eligible names among label/location candidates, predicate notes, and whether ``now`` mattered.
+) -> tuple[list[str], dict[str, str], bool, int]:
+    """Eligible names among label/location candidates, predicate notes, whether ``now`` mattered, and
+    what the predicates cost (steps, see cel_cost).
 
     ``classes``: the index's admission classes (admission_key -> names), or
     None to check cluster by cluster.
@@ -218,8 +246,11 @@ def _filter(
         eligible, sensitive = _admit_by_class(call, candidates, classes)
     notes: dict[str, str] = {}
     predicates = call.placement.predicates
+    steps = 0
     if predicates and eligible:
         views = call.views
+        steps = sum(predicate_steps(views[n], predicates) for n in eligible)
+        _check_budget(steps, len(eligible))
         kept = []
         for name in eligible:
             note = _predicate_note(views[name], predicates)
@@ -228,14 +259,16 @@ def _filter(
             else:
                 notes[name] = note
         eligible = kept
-    return eligible, notes, sensitive
+    return eligible, notes, sensitive, steps
 
 
-def _eligible_one(view: ClusterView | None, call: _Call) -> tuple[bool, bool]:
-    """(eligible, time sensitive) for a single cluster: the incremental path."""
+def _eligible_one(view: ClusterView | None, call: _Call) -> tuple[bool, bool, int]:
+    """(eligible, time sensitive, predicate steps) for a single cluster: the incremental path."""
     if view is None or not call.placement.matches(view):
-        return False, False
+        return False, False, 0
     admitted, timed = (True, False) if view.plain else _admits(view, call, {})
+    steps = 0
     if admitted and call.placement.predicates:
+        steps = predicate_steps(view, call.placement.predicates)
         admitted = _predicate_note(view, call.placement.predicates) is None
-    return admitted, timed
+    return admitted, timed, steps

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
-from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel, cel_cost
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.division import (
     _decision_reason,
     _decision_weight,
@@ -27,6 +27,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.placement.engine 
     _replicas,
     _request,
     _State,
+    by_affinity,
     previous_clusters,
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.explain import (
@@ -152,9 +153,14 @@ def _patch(state: _State, before: _Call, after: _Call, old, new, dirty: set) -> 
     """
     name = (new or old).name
     was = name in state.eligible
-    now_ok, timed = _eligible_one(new, after)
+    now_ok, timed, new_steps = _eligible_one(new, after)
     if timed and not state.time_sensitive:
         state.time_sensitive, state.now = True, after.now
+    if after.placement.predicates:  # the predicates' budget is over every cluster they run on
+        old_steps = _eligible_one(old, before)[2]
+        state.predicate_steps += new_steps - old_steps
+        if state.predicate_steps > cel_cost.PLACEMENT_STEPS:
+            return False  # a full decide says so, explained
     if not was and not now_ok:
         return True
     if state.mode == "all":  # every eligible cluster is selected: scores do not matter
@@ -280,6 +286,8 @@ class _Entry:
         through the features this placement uses.
         """
         compiled = self.compiled
+        if compiled.affinities and (change is None or compiled.match_depends_on(change)):
+            return True  # which term a cluster belongs to may change: decide again
         was = old is not None and compiled.matches(old)
         if change is not None and not compiled.match_depends_on(change):
             now = was
@@ -568,6 +576,10 @@ class PlacementIndex:
             labels = _effective_namespace_labels(entry.compiled.namespace, namespace_labels)
         call = _Call(entry.compiled, self._snapshot, labels, previous_clusters(previous), to_epoch(now))
         replicas, request = _replicas(replicas), _request(per_replica_request)
+        if entry.compiled.affinities:
+            result, entry.state = by_affinity(call, self.candidates, self._classes, replicas, request)
+            entry.pending = []
+            return result
         result = self._patched(entry, call, replicas, request)
         if result is None:
             result, entry.state = _evaluate(call, self.candidates(entry.compiled), self._classes, replicas, request)

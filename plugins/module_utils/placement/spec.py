@@ -8,13 +8,14 @@ Private to this collection (module_utils are not a public API).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
-from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel, cel_cost
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.model import (
     ADVANCED_GATE,
     DEFAULT_PRIORITIZERS,
@@ -35,6 +36,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.placement.model i
     _sequence,
     parse_selector,
 )
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement.validate import validate_spec
 
 # --------------------------------------------------------------------------
 # The placement spec, compiled
@@ -70,6 +72,11 @@ class Predicate:
     index: int
     expression: str
     program: Any = field(compare=False, repr=False)
+    cost: cel_cost.Cost | None = field(default=None, compare=False, repr=False)
+
+    def steps(self, labels: int, taints: int) -> int:
+        """Iterations one evaluation takes for a cluster with this many labels and taints (cel_cost)."""
+        return 0 if self.cost is None else self.cost.steps(labels, taints)
 
     @property
     def where(self) -> str:
@@ -77,8 +84,26 @@ class Predicate:
 
 
 @dataclass(frozen=True)
+class AffinityTerm:
+    """One term of ``clusterAffinities``: which clusters it allows."""
+
+    index: int
+    name: str
+    selector: Selector | None
+    locations: frozenset[str] | None
+
+    @property
+    def where(self) -> str:
+        return f"clusterAffinities[{self.index}] ({self.name})"
+
+
+@dataclass(frozen=True)
 class CompiledPlacement:
-    """A placement spec validated and compiled once per generation."""
+    """A placement spec validated and compiled once per generation.
+
+    With ``affinities`` (``clusterAffinities``) the placement is decided once per term, in order
+    (:meth:`for_term`): each variant has the term's selector and locations and ``term`` set.
+    """
 
     key: str
     namespace: str | None
@@ -94,6 +119,12 @@ class CompiledPlacement:
     dynamic: str | None
     tolerations: tuple[Toleration, ...]
     prioritizers: tuple[tuple[str, int], ...]
+    affinities: tuple[AffinityTerm, ...] = ()
+    term: AffinityTerm | None = None  # the clusterAffinities term this variant decides for
+
+    def for_term(self, term: AffinityTerm) -> CompiledPlacement:
+        """This placement restricted to one clusterAffinities term."""
+        return dataclasses.replace(self, selector=term.selector, locations=term.locations, affinities=(), term=term)
 
     @cached_property
     def tolerates_cordon(self) -> bool:
@@ -122,11 +153,16 @@ class CompiledPlacement:
 
     @cached_property
     def selector_keys(self) -> frozenset[str]:
-        return frozenset(r.key for r in self.selector.requirements) if self.selector else frozenset()
+        keys = frozenset(r.key for r in self.selector.requirements) if self.selector else frozenset()
+        for term in self.affinities:
+            keys |= frozenset(r.key for r in term.selector.requirements) if term.selector else frozenset()
+        return keys
 
     def match_depends_on(self, change: Any) -> bool:
-        """Whether a cluster change (a _Change) can alter :meth:`matches`."""
-        return bool(change.label_keys & self.selector_keys) or (change.location and self.locations is not None)
+        """Whether a cluster change (a _Change) can alter :meth:`matches` (or, with clusterAffinities,
+        which term a cluster belongs to)."""
+        located = self.locations is not None or any(t.locations is not None for t in self.affinities)
+        return bool(change.label_keys & self.selector_keys) or (change.location and located)
 
     def matches(self, view: ClusterView) -> bool:
         """clusterSelector and locations only (the part the indexes answer)."""
@@ -167,6 +203,7 @@ def _check_gates(spec: Mapping, gates: api.FeatureGates) -> None:
     used = [
         ("spec.spreadConstraints", bool(spec.get("spreadConstraints"))),
         ("spec.prioritizers", bool(spec.get("prioritizers"))),
+        ("spec.clusterAffinities", bool(spec.get("clusterAffinities"))),
         ("spec.predicates", bool(spec.get("predicates"))),
         ("spec.replicaScheduling.weights", isinstance(rs, Mapping) and bool(rs.get("weights"))),
         ("spec.replicaScheduling.dynamic", isinstance(rs, Mapping) and bool(rs.get("dynamic"))),
@@ -271,8 +308,13 @@ def _parse_replica_scheduling(obj: object) -> tuple[str, dict[str, int] | None, 
 def _compile_predicates(items: object, owner: str, generation: object, cache: cel.ProgramCache):
     out = []
     for i, expression in enumerate(_sequence(items, "spec.predicates")):
-        program = cache.get(owner, generation, expression, f"spec.predicates[{i}]")
-        out.append(Predicate(i, expression, program))
+        where = f"spec.predicates[{i}]"
+        program = cache.get(owner, generation, expression, where)
+        try:
+            cost = cel_cost.check(expression)  # before it ever runs: a nest too deep or too costly is refused
+        except ValueError as err:
+            raise api.SpecError(where, f"the CEL expression {expression!r} {err}") from None
+        out.append(Predicate(i, expression, program, cost))
     return tuple(out)
 
 
@@ -294,6 +336,7 @@ def compile_placement(
         return placement
     gates = gates or api.FeatureGates.from_overrides()
     meta, spec = _split_placement(placement)
+    spec = validate_spec(spec)  # as the API server does: the CRD's own schema and CEL rules
     _check_gates(spec, gates)
     namespace = meta.get("namespace") or None
     uid = meta.get("uid") or None
@@ -303,12 +346,6 @@ def compile_placement(
     if number is not None:
         number = _int(number, "spec.numberOfClusters", minimum=1)
     spread = _parse_spread(spec.get("spreadConstraints"))
-    for i, c in enumerate(spread):
-        if number is not None and c.min_groups is not None and c.min_groups > number:
-            raise api.SpecError(
-                f"spec.spreadConstraints[{i}].minGroups",
-                f"is {c.min_groups} but numberOfClusters is {number}: at most {number} groups can be used",
-            )
     locations = spec.get("locations")
     kind, weights, dynamic = _parse_replica_scheduling(spec.get("replicaScheduling"))
     return CompiledPlacement(
@@ -317,8 +354,7 @@ def compile_placement(
         uid=uid,
         generation=generation,
         selector=parse_selector(spec.get("clusterSelector"), "spec.clusterSelector"),
-        # Absent or empty: every location (the CRD's contract).
-        locations=frozenset(_label_value(v) for v in _sequence(locations, "spec.locations")) or None,
+        locations=_locations(locations, "spec.locations"),
         predicates=_compile_predicates(
             spec.get("predicates"), uid or key, generation, DEFAULT_PROGRAM_CACHE if cache is None else cache
         ),
@@ -329,7 +365,23 @@ def compile_placement(
         dynamic=dynamic,
         tolerations=_parse_tolerations(spec.get("tolerations")),
         prioritizers=_parse_prioritizers(spec.get("prioritizers")),
+        affinities=_parse_affinities(spec.get("clusterAffinities")),
     )
+
+
+def _locations(items: object, field: str) -> frozenset[str] | None:
+    """Absent or empty: every location (the CRD's contract)."""
+    return frozenset(_label_value(v) for v in _sequence(items, field)) or None
+
+
+def _parse_affinities(items: object) -> tuple[AffinityTerm, ...]:
+    out = []
+    for i, obj in enumerate(_sequence(items, "spec.clusterAffinities")):
+        where = f"spec.clusterAffinities[{i}]"
+        obj = _mapping(obj, where)
+        selector = parse_selector(obj.get("clusterSelector"), f"{where}.clusterSelector")
+        out.append(AffinityTerm(i, str(obj.get("name")), selector, _locations(obj.get("locations"), where)))
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,7 @@ def _placement_view(wp: Mapping, placed: list[Mapping], workloads: int, cluster:
         "observed_generation": state.get("observedGeneration"),
         "decisions": [dict(d) for d in state.get("decisions") or ()],
         "conditions": conditions,
+        "shortfalls": [dict(s) for s in state.get("shortfalls") or ()],
         "workloads": workloads,
         "summary": summary,
     }
