@@ -22,7 +22,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 
 .PHONY: help venv collection testbed-binaries testbed-up testbed-down testbed-status lint unit integration test demo \
-        e2e retained-replicas-long sanity bench-placement bench-sync bench-latency bench-latency-short bench-memory bench-cache clean chaos upgrade
+        e2e retained-replicas-long sanity bench-placement bench-placement-spread bench-cel schema bench-sync bench-latency bench-latency-short bench-memory bench-cache clean chaos upgrade
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -102,6 +102,16 @@ sanity: venv collection
 
 bench-placement: venv collection
 	@$(BIN)/python benchmarks/placement_scale.py --clusters 5000 --placements 1000 --json
+
+bench-placement-spread: venv collection
+	@$(BIN)/python benchmarks/placement_scale.py --clusters 5000 --placements 1000 --spread-heavy --json
+
+bench-cel: venv collection
+	@$(BIN)/python benchmarks/cel_budget.py --json
+
+# The engine's copy of the WorkloadPlacement schema (plugins/module_utils/placement/schema.py), after a CRD change.
+schema: venv
+	@$(BIN)/python hack/gen_placement_schema.py
 
 bench-sync: venv collection testbed-binaries
 	@$(BIN)/python benchmarks/sync_vs_k8s_module.py --objects 200 --clusters 3 --json

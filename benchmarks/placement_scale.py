@@ -12,6 +12,10 @@ spread constraints, Divided replicas (static and dynamic weights), tolerations,
 prioritizers and -- about 10% -- CEL predicates. Everything is seeded, so a
 run is repeatable.
 
+``--spread-heavy`` (``make bench-placement-spread``) gives every placement two
+spread keys (zone and location), maxSkew 2 or 3 and a numberOfClusters: the
+shape where a greedy choice can fail and the exact spread search works.
+
 Measured (seconds / milliseconds of wall time on one core):
 - ``index_build_s``: parsing and indexing every cluster and compiling every placement;
 - ``full_decide_s``: deciding every placement once through the index, each a full
@@ -197,6 +201,21 @@ def make_placement(j: int, rng: random.Random, cluster_names: list[str]) -> tupl
     return placement, {"tenant": "blue" if j % 2 else "green"}
 
 
+def spread_heavy(placement: dict, rng: random.Random) -> dict:
+    """The same placement with two spread keys (zone, location), maxSkew 2 or 3, and a numberOfClusters:
+    the shape where a greedy choice can fail and the exact search has to work (make bench-placement-spread)."""
+    spec = dict(placement["spec"])
+    number = rng.randint(3, 9)
+    spec["numberOfClusters"] = number
+    spec["spreadConstraints"] = [
+        {"topologyKey": "zone", "maxSkew": rng.choice((2, 3))},
+        {"topologyKey": "location", "maxSkew": 2, "minGroups": rng.randint(1, min(3, number))},
+    ]
+    if rng.random() < 0.3:
+        spec["spreadConstraints"][0]["maxGroups"] = rng.randint(2, 6)
+    return {**placement, "spec": spec}
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -205,12 +224,14 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def run(n_clusters: int, n_placements: int, changes: int, seed: int) -> dict:
+def run(n_clusters: int, n_placements: int, changes: int, seed: int, spread: bool = False) -> dict:
     engine = _import_engine()
     rng = random.Random(seed)
     clusters = [make_cluster(i, rng) for i in range(n_clusters)]
     names = [c["metadata"]["name"] for c in clusters]
     placements = [make_placement(j, rng, names) for j in range(n_placements)]
+    if spread:
+        placements = [(spread_heavy(p, rng), labels) for p, labels in placements]
 
     start = time.perf_counter()
     index = engine.PlacementIndex(clusters)
@@ -267,6 +288,7 @@ def run(n_clusters: int, n_placements: int, changes: int, seed: int) -> dict:
 
     selected = [len(r.decisions) for r in second.values()]
     return {
+        "variant": "spread-heavy" if spread else "mixed",
         "clusters": n_clusters,
         "placements": n_placements,
         "seed": seed,
@@ -301,8 +323,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changes", type=int, default=200, help="single-cluster label changes to time")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print one JSON object (default: key: value lines)")
+    parser.add_argument(
+        "--spread-heavy",
+        action="store_true",
+        help="every placement with two spread keys (zone, location), maxSkew >= 2 and a numberOfClusters",
+    )
     args = parser.parse_args(argv)
-    result = run(args.clusters, args.placements, args.changes, args.seed)
+    result = run(args.clusters, args.placements, args.changes, args.seed, args.spread_heavy)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

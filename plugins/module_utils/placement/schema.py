@@ -275,6 +275,19 @@ SPEC = {
     'maxLength': 1024,
     'minLength': 1,
     'type': 'string',
+    'x-kubernetes-validations': [
+     {
+      'message': (
+       'a predicate may use at most 2 comprehensions (all, exists, e'
+       'xists_one, map, filter); split it into several predicates, w'
+       'hich are ANDed'
+      ),
+      'rule': (
+       "!self.matches('(?s)([.][ \\t\\n]*(all|exists|exists_one|map|fi"
+       "lter)[ \\t\\n]*[(].*){3}')"
+      ),
+     },
+    ],
    },
    'maxItems': 16,
    'type': 'array',
