@@ -23,6 +23,7 @@ VALID = [
     {"locations": []},
     {"numberOfClusters": 2, "spreadConstraints": [{"topologyKey": "zone", "maxSkew": 2, "minGroups": 2}]},
     {"replicaScheduling": {"type": "Divided", "weights": [{"cluster": "a", "weight": 10000}]}},
+    {"replicaScheduling": {"type": "Divided", "dynamic": "AvailableCapacity", "retainReplicas": True}},
     {
         "tolerations": [
             {"operator": "Exists"},

@@ -337,6 +337,9 @@ SPEC = {
      ],
      'type': 'string',
     },
+    'retainReplicas': {
+     'type': 'boolean',
+    },
     'type': {
      'default': 'Duplicated',
      'enum': [
