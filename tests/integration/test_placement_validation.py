@@ -17,6 +17,8 @@ from ansible_collections.tmc.multicluster.plugins.module_utils import api
 from ansible_collections.tmc.multicluster.plugins.module_utils import placement as P
 
 DEEP = "[1].all(a, [2].all(b, [3].all(c, true)))"
+# CEL skips \r and \f between tokens too: the CRD rule must not be fooled by them.
+DEEP_SPACED = "[1]\r.\fall(a, [2].\rall(b, [3]\f.all\r(c, true)))"
 
 VALID = [
     {},
@@ -77,6 +79,7 @@ INVALID = [
     ({"locations": ["east", "east"]}, "spec.locations[1]"),
     ({"predicates": [""]}, "spec.predicates[0]"),
     ({"predicates": [DEEP]}, "spec.predicates[0]"),
+    ({"predicates": ["true", DEEP_SPACED]}, "spec.predicates[1]"),
     ({"prioritizers": [{"name": "Balance", "weight": 101}]}, "spec.prioritizers[0].weight"),
     ({"deletionPolicy": "Keep"}, "spec.deletionPolicy"),
     (

@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
 from ansible_collections.tmc.multicluster.plugins.module_utils import placement as P
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel, cel_cost
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 UNREACHABLE = "tmc.kcp.io/unreachable"
@@ -280,12 +281,28 @@ def numbers(n):
     return "[" + ",".join(str(i) for i in range(n)) + "]"
 
 
-def test_comprehensions_nested_too_deep_are_refused_at_compile_time_naming_the_field():
-    deep = f"{numbers(3)}.all(a, {numbers(3)}.all(b, {numbers(3)}.all(c, true)))"
+# CEL skips any of these between tokens; the CRD rule and the engine must see through every one.
+SPACES = [" ", "\t", "\n", "\r", "\f", " \r\n "]
+
+
+@pytest.mark.parametrize("space", SPACES, ids=repr)
+def test_comprehensions_nested_too_deep_are_refused_at_compile_time_naming_the_field(space):
+    """Three comprehensions: the CRD rule refuses them (as the API server does), whatever the spacing."""
+    deep = f"{numbers(3)}{space}.{space}all(a, {numbers(3)}.{space}all(b, {numbers(3)}{space}.all{space}(c, true)))"
+    assert cel.cel_module().compile(deep)  # valid CEL: only the rule stands in its way
     with pytest.raises(api.SpecError) as err:
         P.compile_placement({"predicates": ["true", deep]})
     assert err.value.field == "spec.predicates[1]"
-    assert "nests comprehensions 3 deep" in str(err.value)
+    assert "at most 2 comprehensions" in str(err.value)
+
+
+@pytest.mark.parametrize("space", SPACES, ids=repr)
+def test_the_engine_measures_nesting_itself(space):
+    """Defence in depth: the engine's own cost check refuses the nest without the CRD rule."""
+    deep = f"{numbers(3)}{space}.{space}all(a, {numbers(3)}.all(b, {numbers(3)}.all(c, true)))"
+    with pytest.raises(ValueError, match="nests comprehensions 3 deep"):
+        cel_cost.check(deep)
+    assert cel_cost.check(f"{numbers(3)}{space}.all(a, {numbers(3)}.all(b, true))").nesting == 2
 
 
 def test_a_predicate_too_costly_per_cluster_is_refused_at_compile_time():

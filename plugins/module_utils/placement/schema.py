@@ -283,8 +283,8 @@ SPEC = {
        'hich are ANDed'
       ),
       'rule': (
-       "!self.matches('(?s)([.][ \\t\\n]*(all|exists|exists_one|map|fi"
-       "lter)[ \\t\\n]*[(].*){3}')"
+       "!self.matches('(?s)([.][ \\t\\n\\r\\f]*(all|exists|exists_one|ma"
+       "p|filter)[ \\t\\n\\r\\f]*[(].*){3}')"
       ),
      },
     ],
