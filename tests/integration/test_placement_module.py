@@ -265,7 +265,8 @@ def test_replicas_beyond_the_room_reported_show_insufficient_capacity(
         sync = run_module("workload_sync", hub_args(clusters, namespace=namespace, **PATIENT))
         assert not sync.failed, sync.output
         _columns, rows, text = kubectl_get(clusters, namespace)
-        assert rows[0][2:4] == ["False", "InsufficientCapacity"], text
+        # no numberOfClusters: the CLUSTERS column is blank, so SCHEDULED and REASON are the 2nd and 3rd words
+        assert rows[0][:3] == ["web", "False", "InsufficientCapacity"], text
         wp = client.CustomObjectsApi(hub_api_client).get_namespaced_custom_object(
             GROUP, VERSION, namespace, "workloadplacements", "web"
         )
