@@ -202,7 +202,7 @@ def _present(m: TMCModule) -> dict:
     try:
         change = kube.ensure_applied(hub, definition, FIELD_MANAGER, m.check_mode)
     except kube.KubeError as err:
-        if m.check_mode and err.status == 404 and err.details.get("kind") == "namespaces":
+        if err.status == 404 and err.details.get("kind") == "namespaces":  # the same message in check mode
             raise api.SpecError("namespace", f"hub namespace {p['namespace']!r} does not exist") from None
         raise
     current = change.after or definition

@@ -22,6 +22,9 @@ description:
   - The view is what the last sync pass (the controller, or M(tmc.multicluster.workload_sync)) recorded on the hub;
     the members are not contacted.
   - Reads only; never changes anything. Credentials are never part of the result.
+  - Asking for what does not exist returns the (empty) view with a warning that says so, rather than nothing
+    silently; a namespace without a WorkloadPlacement, a O(placement) that does not exist, a O(cluster) that is
+    not registered, a O(kind) of which nothing is placed.
 options:
   namespace:
     description: The hub namespace to show.
@@ -323,6 +326,8 @@ ARGSPEC = argspec(
 def run(m: TMCModule) -> dict:
     p = m.params
     view = views.read_view(m.hub(), p["namespace"], p["placement"], p["cluster"], p["kind"])
+    for warning in view.pop("warnings", ()):
+        m.module.warn(warning)
     return {"changed": False, **view}
 
 

@@ -21,6 +21,11 @@ description:
     it, with C(deletionPolicy=Orphan)), and writes the members' status back onto the hub workloads.
   - Members are reached with the credentials that M(tmc.multicluster.cluster_registration) stored in push mode,
     in parallel with bounded concurrency and one connection pool per cluster.
+  - A member registered in pull mode is not reached; its SyncWorks are written on the hub and its syncer applies
+    them. It is reported in RV(clusters) as V(applied by its syncer), never as an error, and its SyncWorks count
+    towards RV(available) (and O(wait)) once its syncer reports them available.
+  - A request that selects nothing (a namespace without a WorkloadPlacement, a O(placement) that does not exist,
+    a placement that selects no workload, O(clusters) that are not registered) returns a warning saying so.
   - An object a member refuses is reported for that object (in the result and in its SyncWork's status) and
     does not stop the others; nothing already running is deleted because of it.
 options:
@@ -104,10 +109,16 @@ syncworks:
   type: dict
   sample: {created: 9, updated: 0, deleted: 0}
 clusters:
-  description: Per member cluster, objects created, updated, deleted and unchanged, and per-object errors.
+  description:
+    - Per member cluster the pass touched, its C(sync_mode) (V(Push) or V(Pull)).
+    - A push-mode member has the objects created, updated, deleted and unchanged on it, and per-object errors.
+    - A pull-mode member has C(message) V(applied by its syncer), how many SyncWorks it has for this namespace and
+      how many of them its syncer reports available.
   returned: always
   type: dict
-  sample: {member1: {created: 3, updated: 0, deleted: 0, unchanged: 0, errors: []}}
+  sample:
+    member1: {sync_mode: Push, created: 3, updated: 0, deleted: 0, unchanged: 0, errors: []}
+    member2: {sync_mode: Pull, message: applied by its syncer, syncworks: 3, available: 3}
 decisions:
   description: Per WorkloadPlacement, the clusters chosen (with weights and reasons).
   returned: always
@@ -122,16 +133,30 @@ status_updates:
   returned: always
   type: int
 available:
-  description: Whether every synced object is available on its member.
+  description: Whether every synced object is available on its member (pull-mode members included).
   returned: always
   type: bool
 diff:
   description:
-    - Per-object before and after on each member, in diff mode.
-    - The values of a Secret's C(data) and C(stringData) are hidden; each reads V(VALUE_HIDDEN (unchanged)) on
-      both sides, or V(VALUE_HIDDEN (old value)) before and V(VALUE_HIDDEN (new value)) after a change.
+    - Each changed object on each push-mode member, before and after, in diff mode. Keys are
+      C(<cluster>/<kind>/<name>).
+    - The values of a Secret's C(data) and C(stringData) are hidden. An unchanged value reads
+      "VALUE_HIDDEN (unchanged)" on both sides; a changed one reads "VALUE_HIDDEN (old value)" before and
+      "VALUE_HIDDEN (new value)" after.
   returned: diff mode
   type: dict
+  contains:
+    before:
+      description: Each changed object as it was, by C(<cluster>/<kind>/<name>) (V({}) when it was created).
+      type: dict
+      returned: diff mode
+    after:
+      description: Each changed object as it is now (in check mode, as it would be).
+      type: dict
+      returned: diff mode
+  sample:
+    before: {member1/ConfigMap/web-config: {data: {greeting: hello}}}
+    after: {member1/ConfigMap/web-config: {data: {greeting: hi}}}
 """
 
 from ansible_collections.tmc.multicluster.plugins.module_utils.args import argspec
@@ -154,6 +179,8 @@ ARGSPEC = argspec(
 def run(m: TMCModule) -> dict:
     request = sync.PushRequest.from_params(m.params, m.check_mode, m.diff_mode, m.gates)
     outcome = sync.push_pass(m.hub(), request)
+    for warning in outcome.result.pop("warnings", ()):
+        m.module.warn(warning)
     if outcome.failure:
         m.module.fail_json(msg=outcome.failure, **outcome.result)
     return outcome.result

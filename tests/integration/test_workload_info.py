@@ -256,3 +256,45 @@ def test_filters(synced):
 def test_missing_namespace_fails_with_a_clear_message(registered):
     run = run_module("workload_info", hub_args(registered, namespace=f"absent-{uuid.uuid4().hex[:6]}"))
     assert run.failed and "does not exist" in run.result["msg"]
+
+
+def warnings_of(run) -> list[str]:
+    """The warnings Ansible showed for a module run."""
+    return [line.split("[WARNING]:", 1)[1].strip() for line in run.output.splitlines() if "[WARNING]:" in line]
+
+
+def test_asking_for_what_does_not_exist_warns_instead_of_answering_empty(synced):
+    bed, ns = synced
+    asked = {
+        "placement": ("no-such", f"WorkloadPlacement no-such does not exist in namespace {ns}"),
+        "cluster": ("no-such-cluster", "cluster no-such-cluster is not registered"),
+        "kind": ("CronJob", f"no workload of kind CronJob is placed in namespace {ns}"),
+    }
+    for option, (value, words) in asked.items():
+        run = run_module("workload_info", hub_args(bed, namespace=ns, **{option: value}))
+        assert not run.failed, run.output
+        assert run.result["workloads"] == [] and any(words in w for w in warnings_of(run)), (option, run.output)
+    # What exists warns of nothing.
+    assert warnings_of(run_module("workload_info", hub_args(bed, namespace=ns, placement="web"))) == []
+
+
+def test_a_namespace_without_placement_warns(registered, hub_api_client):
+    ns = f"bare-{uuid.uuid4().hex[:6]}"
+    client.CoreV1Api(hub_api_client).create_namespace({"metadata": {"name": ns}})
+    try:
+        for module in ("workload_info", "workload_sync"):
+            run = run_module(module, hub_args(registered, namespace=ns))
+            assert not run.failed and not run.changed, run.output
+            assert any(f"namespace {ns} has no WorkloadPlacement" in w for w in warnings_of(run)), run.output
+    finally:
+        client.CoreV1Api(hub_api_client).delete_namespace(ns)
+
+
+@pytest.mark.parametrize("module", ["workload_sync", "workload_info", "placement"])
+def test_a_missing_namespace_reads_the_same_in_check_mode(registered, module):
+    ns = f"absent-{uuid.uuid4().hex[:6]}"
+    extra = {"name": "web"} if module == "placement" else {}
+    real = run_module(module, hub_args(registered, namespace=ns, **extra))
+    check = run_module(module, hub_args(registered, namespace=ns, **extra), check=True)
+    assert real.failed and check.failed
+    assert real.result["msg"] == check.result["msg"] == f"namespace: hub namespace {ns!r} does not exist"

@@ -244,3 +244,37 @@ def test_a_manifest_that_cannot_be_rendered_deletes_nothing(registered, hub_api_
     assert run.result["syncworks"]["deleted"] == 0
     assert member_deployment(member_api_clients, "member2", ns) is not None
     assert member_deployment(member_api_clients, "member1", ns) is not None
+
+
+def test_a_misspelled_field_is_named_not_a_server_error(registered, hub_api_client, member_api_clients, shop):
+    bed, ns = registered, shop
+    create_placement(hub_api_client, ns)
+    sync(bed, ns)
+    before = member_deployment(member_api_clients, "member3", ns)
+    # A merge patch with a typo: the member's API server answers a server-side apply of it with 500.
+    typo = {"spec": {"overrides": [{"clusters": ["member3"], "mergePatch": {"spec": {"replicass": 4}}}]}}
+    client.CustomObjectsApi(hub_api_client).patch_namespaced_custom_object(
+        GROUP, VERSION, ns, "workloadplacements", "web", typo
+    )
+    run = run_module("workload_sync", hub_args(bed, namespace=ns, fail_on_error=False))
+    assert not run.failed, run.output
+    refused = {e["kind"]: e for e in run.result["errors"] if e.get("cluster") == "member3"}
+    assert set(refused) == {"ConfigMap", "Service", "Deployment"}, run.result["errors"]
+    assert all(e["status"] == 422 and "(a misspelled field?)" in e["message"] for e in refused.values()), refused
+    assert ".spec.replicass: field not declared in schema" in refused["Deployment"]["message"]
+    assert [e for e in run.result["errors"] if e.get("cluster") != "member3"] == []
+    # Nothing is lost: member3 keeps what ran there, untouched.
+    after = member_deployment(member_api_clients, "member3", ns)
+    assert after is not None and after.metadata.generation == before.metadata.generation
+    failing = run_module("workload_sync", hub_args(bed, namespace=ns))
+    assert failing.failed and "(a misspelled field?)" in failing.result["msg"], failing.result["msg"]
+
+
+def test_a_placement_that_does_not_exist_warns(registered, hub_api_client, shop):
+    bed, ns = registered, shop
+    create_placement(hub_api_client, ns)
+    run = run_module("workload_sync", hub_args(bed, namespace=ns, placement="no-such", clusters=["member1", "nope"]))
+    assert not run.failed and not run.changed, run.output
+    shown = [line for line in run.output.splitlines() if "[WARNING]:" in line]
+    assert any(f"WorkloadPlacement no-such does not exist in namespace {ns} (it has: web)" in w for w in shown), shown
+    assert any("not registered, so not synced: nope" in w for w in shown), shown

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import threading
 import time
@@ -77,6 +78,28 @@ def _status_message(status: int, body: str) -> tuple[str, str, dict]:
     if isinstance(parsed, dict):
         return parsed.get("message") or f"HTTP {status}", parsed.get("reason", ""), parsed.get("details") or {}
     return f"HTTP {status}", "", {}
+
+
+# How the API server answers a server-side apply whose object does not fit its kind's schema (a
+# misspelled field, a string for a number): status 500, whatever fieldValidation says.
+_TYPED_PATCH_ERROR = re.compile(
+    r"^failed to create typed patch object \((?P<object>[^;]*); (?P<kind>[^)]*)\): (?:errors:)?\s*(?P<problems>.*)$",
+    re.DOTALL,
+)
+
+
+def schema_error(status: int, message: str) -> tuple[int, str, str] | None:
+    """(status, reason, message) for an apply the API server refused because the object does not fit
+    its schema: it answers 500, as if it had failed, though nothing will change on a retry. Reported
+    as what it is, an invalid object (422, ``Invalid``), naming each field at fault. None for any
+    other answer."""
+    found = _TYPED_PATCH_ERROR.match(message or "") if status == 500 else None
+    if found is None:
+        return None
+    problems = [line.strip() for line in found["problems"].splitlines() if line.strip()]
+    hint = " (a misspelled field?)" if any("not declared in schema" in p for p in problems) else ""
+    text = f"{found['object']} ({found['kind']}) does not fit its kind's schema{hint}: {'; '.join(problems)}"
+    return 422, "Invalid", text
 
 
 class Kube:
@@ -186,7 +209,11 @@ class Kube:
                 message, reason, details = _status_message(response.status, text)
                 if response.headers.get("Retry-After"):
                     details = {**details, "retry_after": response.headers.get("Retry-After")}
-                raise KubeError(f"{method} {path}: {message}", response.status, reason, details)
+                status = response.status
+                invalid = schema_error(status, message)
+                if invalid is not None:
+                    status, reason, message = invalid
+                raise KubeError(f"{method} {path}: {message}", status, reason, details)
             return json.loads(text) if text else None
 
         return with_retries(call, retry or self.retry)

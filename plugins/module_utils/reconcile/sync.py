@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,18 +106,47 @@ def _target_clusters(plan: planning.Plan, wanted) -> list[str]:
     return sorted(targets)
 
 
-def push_members(hub: kube.Kube, errors: list) -> dict:
-    """Clients of every push-mode member, from the credentials stored at its registration."""
+def sync_mode(registration: Mapping) -> str:
+    return (registration.get("spec") or {}).get("syncMode", "Push")
+
+
+def push_members(hub: kube.Kube, registrations: Iterable[Mapping], refused: dict) -> dict:
+    """Clients of every push-mode member, from the credentials stored at its registration; why a
+    member has none goes into ``refused`` (by cluster)."""
     members = {}
-    for registration in hub.list(api.API_VERSION, api.KIND_CLUSTER):
-        if (registration.get("spec") or {}).get("syncMode", "Push") != "Push":
+    for registration in registrations:
+        if sync_mode(registration) != "Push":
             continue
         name = registration["metadata"]["name"]
         try:
             members[name] = member_client(hub, registration)
         except api.TMCError as err:
-            errors.append({"cluster": name, "message": str(err)})
+            refused[name] = str(err)
     return members
+
+
+def selection_warnings(request: PushRequest, plan: planning.Plan, registered: Iterable[str]) -> list[str]:
+    """What the user asked for that selects nothing: said, so an empty result is not taken for success."""
+    namespace, warnings = request.namespace, []
+    names = [o.placement["metadata"]["name"] for o in plan.placements]
+    if not names:
+        warnings.append(f"namespace {namespace} has no WorkloadPlacement: nothing is placed, so nothing was synced")
+    elif request.placement is not None and request.placement not in names:
+        warnings.append(
+            f"WorkloadPlacement {request.placement} does not exist in namespace {namespace} "
+            f"(it has: {', '.join(names)}): nothing was synced"
+        )
+    for outcome in plan.placements:
+        name = outcome.placement["metadata"]["name"]
+        if outcome.result is not None and not outcome.workloads and request.placement in (None, name):
+            warnings.append(
+                f"WorkloadPlacement {name} selects no workload in namespace {namespace}: no object of the kinds in "
+                "its resources matches its workloadSelector, or each one that does follows an earlier placement"
+            )
+    unknown = sorted(set(request.clusters or ()) - set(registered))
+    if unknown:
+        warnings.append(f"not registered, so not synced: {', '.join(unknown)}")
+    return warnings
 
 
 def _member_pass(hub: kube.Kube, request: PushRequest, plan: planning.Plan, members: dict, now, diff: bool):
@@ -163,15 +192,20 @@ def push_pass(
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> PushOutcome:
-    """One push-mode sync pass of ``request.namespace``; see the module ``workload_sync``."""
+    """One push-mode sync pass of ``request.namespace``; see the module ``workload_sync``.
+
+    Push-mode members are applied here; a pull-mode member's SyncWorks are its syncer's to apply
+    (reported as such, never an error), and count towards ``available`` once its syncer says so."""
     gates = request.gates or api.FeatureGates.from_overrides()
     check_mode = request.check_mode
     now = now_utc()
     errors: list = []
-    members = push_members(hub, errors)
+    registrations = hub.list(api.API_VERSION, api.KIND_CLUSTER)
+    modes = {r["metadata"]["name"]: sync_mode(r) for r in registrations}
+    refused: dict = {}
+    members = push_members(hub, registrations, refused)
     # Push mode: this run is what syncs these clusters, so it renews their heartbeats.
     renewed, unreachable = clusters.renew_reachable_heartbeats(hub, members, now, check_mode)
-    errors.extend({"cluster": name, "message": message} for name, message in sorted(unreachable.items()))
 
     def plan_now(at):
         return planning.plan_works(
@@ -189,15 +223,19 @@ def push_pass(
     counts = hub_writes.write_works(hub, plan, now, check_mode)
     errors.extend(plan.errors + counts.errors)
     targets = set(_target_clusters(plan, request.clusters))
-    for name in sorted(targets - set(members)):
-        errors.append(
-            {
-                "cluster": name,
-                "message": f"cluster {name} is not registered in push mode: its SyncWorks wait for its syncer",
-            }
-        )
+    for name in sorted(targets):
+        if name not in modes:
+            errors.append(
+                {"cluster": name, "message": f"cluster {name} is not registered: its SyncWorks wait until it is"}
+            )
+        elif name in refused:
+            errors.append({"cluster": name, "message": refused[name]})
+        elif name in unreachable:
+            errors.append({"cluster": name, "message": unreachable[name]})
+    pulled = sorted(name for name in targets if modes.get(name) == "Pull")
     members = {name: client for name, client in members.items() if name in targets and name in renewed}
     reports, flat, written = _member_pass(hub, request, plan, members, now, request.diff)
+    flat += _pulled_works(hub, request.namespace, pulled)
     written += aggregate.aggregate_status(hub, plan, flat, now, check_mode, gates)
     deadline = monotonic() + request.wait_timeout
     while request.wait and not check_mode and not _all_available(flat) and monotonic() < deadline:
@@ -205,6 +243,7 @@ def push_pass(
         now = now_utc()
         plan = plan_now(now)
         _wait_reports, flat, extra = _member_pass(hub, request, plan, members, now, False)
+        flat += _pulled_works(hub, request.namespace, pulled)
         written += extra + aggregate.aggregate_status(hub, plan, flat, now, False, gates)
     for report in reports.values():
         errors.extend({"cluster": report.cluster, **e} for e in report.errors)
@@ -212,10 +251,19 @@ def push_pass(
     changed = bool(counts.created or counts.updated or counts.deleted) or any(
         r.created or r.updated or r.deleted for r in reports.values()
     )
+    per_cluster = {c: {"sync_mode": "Push", **r.as_dict()} for c, r in reports.items()}
+    for name in pulled:
+        works = [w for w in flat if w["spec"]["cluster"] == name and not w["metadata"].get("deletionTimestamp")]
+        per_cluster[name] = {
+            "sync_mode": "Pull",
+            "message": "applied by its syncer",
+            "syncworks": len(works),
+            "available": sum(bool((w.get("status") or {}).get("available")) for w in works),
+        }
     result = {
         "changed": changed,
         "syncworks": {"created": counts.created, "updated": counts.updated, "deleted": counts.deleted},
-        "clusters": {c: r.as_dict() for c, r in sorted(reports.items())},
+        "clusters": dict(sorted(per_cluster.items())),
         "decisions": {
             o.placement["metadata"]["name"]: (o.result.to_status() if o.result else []) for o in plan.placements
         },
@@ -223,17 +271,31 @@ def push_pass(
         "status_updates": written,
         "available": available,
     }
+    warnings = selection_warnings(request, plan, modes)
+    if warnings:
+        result["warnings"] = warnings
     if request.diff:
         result["diff"] = _member_diffs(reports)
     if request.wait and not check_mode and not available:
-        pending = [
-            f"{w['spec']['cluster']}/{w['spec']['manifest']['kind']}/{w['spec']['manifest']['metadata']['name']}"
-            for w in flat
-            if not (w.get("status") or {}).get("available")
-        ]
-        return PushOutcome(result, f"timed out after {request.wait_timeout}s waiting for: {', '.join(pending[:20])}")
+        return PushOutcome(result, f"timed out after {request.wait_timeout}s waiting for: {_pending(flat, pulled)}")
     if errors and request.fail_on_error:
         return PushOutcome(
             result, f"{len(errors)} object(s) could not be synced; see 'errors'. First: {errors[0].get('message')}"
         )
     return PushOutcome(result)
+
+
+def _pulled_works(hub: kube.Kube, namespace: str, pulled: list[str]) -> list[dict]:
+    """The SyncWorks of pull-mode clusters as the hub holds them (their syncers write their status)."""
+    return [w for name in pulled for w in hub_works_for(hub, name, namespace)]
+
+
+def _pending(flat: list[dict], pulled: list[str]) -> str:
+    """What is not available yet (the first 20), a pull-mode cluster's named as its syncer's."""
+    pending = [
+        f"{w['spec']['cluster']}/{w['spec']['manifest']['kind']}/{w['spec']['manifest']['metadata']['name']}"
+        + (" (pull mode: applied by its syncer)" if w["spec"]["cluster"] in pulled else "")
+        for w in flat
+        if not (w.get("status") or {}).get("available") and not w["metadata"].get("deletionTimestamp")
+    ]
+    return ", ".join(pending[:20])

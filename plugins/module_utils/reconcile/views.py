@@ -300,4 +300,35 @@ def read_view(
     selector = f"{render.LABEL_SOURCE_NAMESPACE}={render.label_value(namespace)}"
     syncworks = hub.list(api.API_VERSION, api.KIND_SYNCWORK, label_selector=selector)
     sources = list_sources(hub, namespace, _source_kinds(placements, syncworks, kind))
-    return build_view(namespace, placements, syncworks, sources, placement, cluster, kind)
+    view = build_view(namespace, placements, syncworks, sources, placement, cluster, kind)
+    registered = cluster is None or hub.get(api.API_VERSION, api.KIND_CLUSTER, cluster) is not None
+    warnings = view_warnings(view, placements, placement, cluster, kind, registered)
+    return {**view, "warnings": warnings} if warnings else view
+
+
+def view_warnings(
+    view: Mapping,
+    placements: Iterable[Mapping],
+    placement: str | None,
+    cluster: str | None,
+    kind: str | None,
+    registered: bool,
+) -> list[str]:
+    """Why a view is empty, when what was asked for does not exist: said, so that an empty answer is
+    not read as 'nothing is wrong'."""
+    namespace, warnings = view["namespace"], []
+    names = sorted(p["metadata"]["name"] for p in placements)
+    if not names:
+        warnings.append(f"namespace {namespace} has no WorkloadPlacement: nothing in it is placed")
+    elif placement is not None and placement not in names:
+        warnings.append(
+            f"WorkloadPlacement {placement} does not exist in namespace {namespace} (it has: {', '.join(names)})"
+        )
+    if cluster is not None and not registered:
+        warnings.append(f"cluster {cluster} is not registered")
+    if kind is not None and not view["workloads"] and names:
+        scope = "".join(
+            f" {label} {value}" for label, value in (("for placement", placement), ("on cluster", cluster)) if value
+        )
+        warnings.append(f"no workload of kind {kind} is placed in namespace {namespace}{scope}")
+    return warnings
