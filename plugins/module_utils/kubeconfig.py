@@ -435,7 +435,7 @@ def _no_proxy_matches(host: str, port: int | None, rule: str) -> bool:
         return True
     rule_port = None
     if rule.count(":") == 1 and not rule.startswith("["):  # host:port (an IPv6 rule has more colons)
-        rule, _, text = rule.partition(":")
+        rule, _colon, text = rule.partition(":")
         rule_port = int(text) if text.isdigit() else None
     rule = rule.strip("[]")
     if rule_port is not None and rule_port != port:
