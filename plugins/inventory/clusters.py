@@ -217,6 +217,7 @@ cache_timeout: 300
 """
 
 import datetime as dt
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -248,8 +249,8 @@ def host_variables(view: Mapping) -> dict:
         "tmc_cluster_name": name,
         "tmc_location": view.get("location"),
         "tmc_labels": dict(view.get("labels") or {}),
-        "tmc_ready": view.get("ready") == "True",
-        "tmc_ready_status": view.get("ready"),
+        "tmc_ready": bool(view.get("ready")),
+        "tmc_ready_status": view.get("ready_status"),
         "tmc_ready_reason": view.get("ready_reason"),
         "tmc_heartbeat_age_seconds": view.get("heartbeat_age_seconds"),
         "tmc_last_heartbeat": view.get("last_heartbeat"),
@@ -279,7 +280,7 @@ def host_groups(view: Mapping, group_by_labels: list[str]) -> list[str]:
         value = labels.get(key)
         if value not in (None, ""):
             groups.append(safe_group_name(f"{key}_{value}"))
-    groups.append(GROUP_READY if view.get("ready") == "True" else GROUP_NOT_READY)
+    groups.append(GROUP_READY if view.get("ready") else GROUP_NOT_READY)
     if view.get("cordoned"):
         groups.append(GROUP_CORDONED)
     return groups
@@ -294,7 +295,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        self._read_config_data(path)
+        config = self._read_config_data(path)
+        self._warn_unknown_options(config, path)
         thresholds = self._thresholds()
         use_cache = self.get_option("cache")
         cache_key = self.get_cache_key(path)
@@ -311,6 +313,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._populate(views)
 
     # ------------------------------------------------------------ options
+
+    def _warn_unknown_options(self, config, path: str) -> None:
+        """Ansible ignores keys the plugin does not document: a misspelled option would read as no filter at
+        all, so each one is named, with the option it probably meant."""
+        known = set(self._options or {})
+        for key in sorted(str(k) for k in (config or {}) if str(k) not in known):
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            self.display.warning(f"{self.NAME}: {path}: unknown option {key!r} is ignored{hint}")
 
     def _thresholds(self) -> health.Thresholds:
         try:

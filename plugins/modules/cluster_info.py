@@ -67,8 +67,12 @@ EXAMPLES = r"""
 
 - name: Show a table
   ansible.builtin.debug:
-    msg: "{{ item.name }} {{ item.ready }} {{ item.allocatable.cpu }} cpu, {{ item.workloads }} workloads"
+    msg: "{{ item.name }} {{ item.ready_status }} {{ item.allocatable.cpu }} cpu, {{ item.workloads }} workloads"
   loop: "{{ tmc_clusters.clusters }}"
+
+- name: The names of the ready ones
+  ansible.builtin.debug:
+    msg: "{{ tmc_clusters.clusters | selectattr('ready') | map(attribute='name') | list }}"
 """
 
 RETURN = r"""
@@ -88,6 +92,12 @@ clusters:
       description: The cluster's labels.
       type: dict
     ready:
+      description:
+        - Whether the cluster is Ready now (its Ready condition is V(True)), so that C(selectattr('ready'))
+          selects the ready clusters.
+        - Before 0.2.0 this was the condition's status as a string; that is now RV(clusters[].ready_status).
+      type: bool
+    ready_status:
       description: The Ready condition's status now (V(True), V(False) or V(Unknown)).
       type: str
     ready_reason:
@@ -175,7 +185,7 @@ def run(m: TMCModule) -> dict:
     now = dt.datetime.now(dt.UTC)
     views = [clusters.cluster_view(r, leases.get(r["metadata"]["name"]), works, now, thresholds) for r in registrations]
     if p["ready_only"]:
-        views = [v for v in views if v["ready"] == "True"]
+        views = [v for v in views if v["ready"]]
     return {"changed": False, "clusters": sorted(views, key=lambda v: v["name"])}
 
 
