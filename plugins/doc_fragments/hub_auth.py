@@ -10,8 +10,11 @@ options:
   kubeconfig:
     description:
       - Path to a kubeconfig file for the hub, or the kubeconfig itself as a dictionary.
-      - When neither O(kubeconfig) nor O(host) is given, C(~/.kube/config) is used.
+      - When neither O(kubeconfig) nor O(host) is given, the files listed in E(KUBECONFIG) are used (merged as
+        C(kubectl) does), else C(~/.kube/config).
       - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
+      - A path shows in the task's result and in error messages; a kubeconfig given as a dictionary does not, and
+        its credentials are masked in any output.
     type: raw
   context:
     description:
@@ -41,7 +44,7 @@ options:
     aliases: [cert_file]
   client_key:
     description:
-      - Path to the key of O(client_cert). Never logged or returned.
+      - Path to the key of O(client_cert). The path shows in results; the key itself is never read into output.
     type: path
     aliases: [key_file]
   validate_certs:
@@ -79,7 +82,8 @@ options:
     type: dict
     suboptions:
       kubeconfig:
-        description: Path to the member's kubeconfig, or the kubeconfig as a dictionary.
+        description:
+          - Path to the member's kubeconfig, or the kubeconfig as a dictionary (hidden in output; a path shows).
         type: raw
       context:
         description: The kubeconfig context to use.
@@ -97,7 +101,7 @@ options:
         description: Path to a client certificate.
         type: path
       client_key:
-        description: Path to the key of the client certificate. Never logged or returned.
+        description: Path to the key of the client certificate (the path shows; the key is never read into output).
         type: path
       validate_certs:
         description: Whether to verify the member API server's certificate.

@@ -10,27 +10,28 @@ import copy
 from ansible.module_utils.basic import env_fallback
 
 HUB_AUTH_SPEC = {
-    # A kubeconfig given as a dict may hold tokens and keys: never log it.
-    "kubeconfig": {"type": "raw", "no_log": True, "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
+    # A path shows (it is not a secret); a kubeconfig given as a dict is hidden by module.redact_kubeconfigs
+    # and its credentials masked (module.kubeconfig_secrets).
+    "kubeconfig": {"type": "raw", "no_log": False, "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
     "context": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"])},
     "host": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_HOST"])},
     "api_key": {"type": "str", "no_log": True, "fallback": (env_fallback, ["K8S_AUTH_API_KEY"])},
     "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"], "fallback": (env_fallback, ["K8S_AUTH_SSL_CA_CERT"])},
     "client_cert": {"type": "path", "aliases": ["cert_file"]},
-    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": True},
+    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False},  # a path, not the key
     "validate_certs": {"type": "bool", "aliases": ["verify_ssl"], "fallback": (env_fallback, ["K8S_AUTH_VERIFY_SSL"])},
     "request_timeout": {"type": "float", "default": 30},
     "feature_gates": {"type": "dict", "default": {}},
 }
 
 MEMBER_AUTH_OPTIONS = {
-    "kubeconfig": {"type": "raw", "no_log": True},
+    "kubeconfig": {"type": "raw", "no_log": False},
     "context": {"type": "str"},
     "host": {"type": "str"},
     "api_key": {"type": "str", "no_log": True},
     "ca_cert": {"type": "path"},
     "client_cert": {"type": "path"},
-    "client_key": {"type": "path", "no_log": True},
+    "client_key": {"type": "path", "no_log": False},
     "validate_certs": {"type": "bool"},
 }
 

@@ -11,11 +11,15 @@ AnsibleModule masks every ``no_log`` value in whatever the module returns;
 Secrets among ``manifest_apply``'s definitions) in the ``invocation`` that
 every result carries, whichever way the module ends, and in the line that
 AnsibleModule logs to the target's syslog or journal.
+
+A kubeconfig *path* is not a secret and shows (a wrong path must be seen to be
+fixed); a kubeconfig given as a dictionary is hidden in the invocation, and
+its credentials (tokens, keys, passwords) are masked wherever they would show.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -54,6 +58,48 @@ class _RedactingModule(AnsibleModule):
         super().fail_json(msg, **self._with_invocation(kwargs))
 
 
+KUBECONFIG_HIDDEN = "VALUE_HIDDEN (a kubeconfig given as a dictionary)"
+# Keys of a kubeconfig user (and of its auth provider's config) that hold credentials.
+_CREDENTIAL_KEY = ("token", "password", "secret", "key-data", "certificate-data")
+
+
+def _kubeconfig_hidden(value):
+    return KUBECONFIG_HIDDEN if isinstance(value, Mapping) else value
+
+
+def redact_kubeconfigs(params: dict) -> dict:
+    """The module arguments with any kubeconfig given as a dictionary (hub, ``member``) hidden; paths stay."""
+    shown = dict(params)
+    if "kubeconfig" in shown:
+        shown["kubeconfig"] = _kubeconfig_hidden(shown["kubeconfig"])
+    member = shown.get("member")
+    if isinstance(member, Mapping) and "kubeconfig" in member:
+        shown["member"] = {**member, "kubeconfig": _kubeconfig_hidden(member["kubeconfig"])}
+    return shown
+
+
+def kubeconfig_secrets(config) -> set[str]:
+    """The credential strings of a kubeconfig dictionary (users' tokens, keys, passwords, exec env values)."""
+    found: set[str] = set()
+
+    def walk(value, credential: bool) -> None:
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                walk(inner, credential or any(part in str(key).lower() for part in _CREDENTIAL_KEY))
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner, credential)
+        elif credential and isinstance(value, str) and len(value) >= 6:
+            found.add(value)
+
+    if isinstance(config, Mapping):
+        for user in config.get("users") or []:
+            walk((user or {}).get("user") or {}, False)
+            for env in (((user or {}).get("user") or {}).get("exec") or {}).get("env") or []:
+                walk((env or {}).get("value"), True)
+    return found
+
+
 class TMCModule:
     def __init__(
         self,
@@ -63,10 +109,12 @@ class TMCModule:
         **kwargs,
     ):
         kwargs.setdefault("supports_check_mode", True)
-        if redact_args is None:
-            self.module = AnsibleModule(argument_spec=argument_spec, **kwargs)
-        else:
-            self.module = _RedactingModule(argument_spec=argument_spec, redact_args=redact_args, **kwargs)
+        extra = redact_args or (lambda params: params)
+        self.module = _RedactingModule(
+            argument_spec=argument_spec, redact_args=lambda params: extra(redact_kubeconfigs(params)), **kwargs
+        )
+        for config in (self.params.get("kubeconfig"), (self.params.get("member") or {}).get("kubeconfig")):
+            self.module.no_log_values.update(kubeconfig_secrets(config))
         if kube.MISSING_LIBRARY:
             self.module.fail_json(
                 msg=missing_required_lib(kube.MISSING_LIBRARY), exception=str(kube.LIBRARY_IMPORT_ERROR)
