@@ -57,3 +57,20 @@ def test_a_kubeconfig_dictionary_is_hidden_and_its_credentials_masked(capsys):
     assert result["failed"]
     assert TOKEN not in out and KEY_DATA not in out
     assert result["invocation"]["module_args"]["kubeconfig"].startswith("VALUE_HIDDEN")
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_closed_port_reads_connection_refused_not_a_library_class(capsys):
+    port = _closed_port()
+    args = {"host": f"https://127.0.0.1:{port}", "validate_certs": False, "request_timeout": 2}
+    result, out = _run(cluster_info.main, args, capsys)
+    assert result["failed"]
+    assert f"cannot connect to https://127.0.0.1:{port}: connection refused" in result["msg"], result["msg"]
+    assert "NewConnectionError" not in out and "Error'" not in result["msg"]

@@ -26,6 +26,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.kube.resilience i
 from ansible_collections.tmc.multicluster.plugins.module_utils.kube.transport import (
     Transport,
     _tls_reason,
+    connection_reason,
     make_transport,
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.kubeconfig import ConfigError, Connection
@@ -148,7 +149,7 @@ class Kube:
             return KubeError(f"{what}: no credentials for {self.host}: {err}", 0, "CredentialsUnavailable")
         if isinstance(err, _TLS_ERRORS):
             return KubeError(f"{what}: cannot reach {self.host}: TLS: {_tls_reason(err)}", 0, "TLSError")
-        return KubeError(f"{what}: cannot reach {self.host}: {type(err).__name__}", 0)
+        return KubeError(f"{what}: cannot connect to {self.host}: {connection_reason(err)}", 0)
 
     # -- raw requests
 

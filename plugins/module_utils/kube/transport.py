@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 import tempfile
 import threading
@@ -187,6 +188,36 @@ def _tls_reason(err: BaseException) -> str:
         inner = next((a for a in getattr(current, "args", ()) if isinstance(a, BaseException)), None)
         current = inner or current.__cause__ or current.__context__
     return type(err).__name__
+
+
+def _causes(err: BaseException):
+    """``err`` and what it wraps (``reason``, arguments, ``__cause__``/``__context__``), outermost first."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        inner = getattr(current, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in getattr(current, "args", ()) if isinstance(a, BaseException)), None)
+        current = inner or current.__cause__ or current.__context__
+
+
+def connection_reason(err: BaseException) -> str:
+    """Why a connection failed as a person says it ("connection refused", "timed out"), never a
+    library's exception class name; no URL, no secret."""
+    for cause in _causes(err):
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset by the server"
+        if isinstance(cause, TimeoutError) or type(cause).__name__ in ("ConnectTimeoutError", "ReadTimeoutError"):
+            return "timed out"
+        if isinstance(cause, socket.gaierror):
+            return f"host name not resolved ({cause.strerror or cause})"
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror[0].lower() + cause.strerror[1:]
+    return str(err).rsplit(": ", 1)[-1] or type(err).__name__
 
 
 def make_transport(cfg: ClientConfig, maxsize: int = POOL_MAXSIZE) -> Transport:
