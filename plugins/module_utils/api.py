@@ -37,6 +37,9 @@ LABEL_CLUSTER = f"{GROUP}/cluster"
 LABEL_PLACEMENT = f"{GROUP}/placement"
 ANNOTATION_SOURCE = f"{GROUP}/source"
 ANNOTATION_CREATED_NAMESPACE = f"{GROUP}/created-namespace"
+# On a ClusterRegistration being deregistered: Orphan (its objects stay on the member) or Delete (drained).
+# The controller and the syncer stand down for the cluster while it is there.
+ANNOTATION_DEREGISTRATION = f"{GROUP}/deregistration"
 FINALIZER_SYNCER = f"{GROUP}/syncer"
 TAINT_UNREACHABLE = f"{GROUP}/unreachable"
 TAINT_UNSCHEDULABLE = f"{GROUP}/unschedulable"

@@ -18,10 +18,22 @@ description:
     allocatable), then creates or updates the C(ClusterRegistration), the hub namespace C(tmc-cluster-<name>),
     the syncer identity of that cluster (a ServiceAccount allowed only that namespace's SyncWorks and Events,
     its own heartbeat Lease and its own registration's status), the heartbeat Lease, and in push mode a Secret
-    in C(tmc-system) with the member's credentials.
-  - With O(state=absent) and O(drain=true) the module deletes the cluster's SyncWorks, waits until their objects
-    are gone from the member, then removes the registration, its namespace and identity. O(drain=false) leaves
-    the objects running on the member (orphaned).
+    in C(tmc-system) with the member's credentials. Switching a cluster to V(Pull) deletes that Secret.
+  - A cluster's identity is the UID of its C(kube-system) namespace. It is recorded in the registration's
+    C(status.clusterID) and on the member (KEP-2149 C(ClusterProperty) objects when that API is served, else the
+    ConfigMap C(tmc-system/tmc-cluster-properties)). Registering a member that another registration already has,
+    or pointing an existing registration at a different member, fails and names the existing registration;
+    O(rekey=true) accepts a new member for a real migration.
+  - The hub validates the registration before anything is written; when a write fails half way, what the run
+    created is deleted again.
+  - With O(state=absent) the registration is first marked as going, so that the controller and the syncer stand
+    down for the cluster. Then each SyncWork is deleted and its object dealt with on the member, by this module
+    when it can reach the member (O(member), or the credentials stored for push mode), otherwise by the cluster's
+    running syncer. O(drain=true) deletes the objects and then the namespaces TMC created on the member that
+    are left empty. O(drain=false) leaves every object running on the member, released from TMC (its
+    C(tmc.kcp.io/) labels, annotations and the syncer's field ownership removed), so that nothing treats it as
+    TMC's any more. Then the registration, its namespace and identity go. A run that failed half way can be
+    repeated and picks up where it stopped.
   - The syncer's kubeconfig is written to O(syncer_kubeconfig_dest) (mode 0600) and never returned or logged.
 options:
   name:
@@ -96,13 +108,27 @@ options:
     type: float
     default: 300
   drain:
-    description: With O(state=absent), delete the cluster's workloads from the member first (V(false) orphans them).
+    description:
+      - With O(state=absent), delete the cluster's workloads from the member first, and the namespaces TMC created
+        there once they are empty.
+      - V(false) leaves them running on the member, released from TMC.
+      - Draining needs the member (O(member), or the credentials stored for push mode) or the cluster's syncer
+        running.
     type: bool
     default: true
   drain_timeout:
-    description: Seconds to wait for each downstream object to disappear when draining.
+    description:
+      - Seconds to wait for each downstream object to disappear when draining, and for the cluster's syncer to
+        finish when the module cannot reach the member itself.
     type: int
     default: 120
+  rekey:
+    description:
+      - Accept that the member reached now is a different cluster from the one this registration was made for
+        (its identity changed), or that the member's own record names another registration or hub. Use it for a
+        real migration; the objects on the old member stay there, no longer managed.
+    type: bool
+    default: false
   syncer_kubeconfig_dest:
     description:
       - Write the syncer's hub kubeconfig (its own token; only its namespace) to this path, mode 0600.
@@ -160,11 +186,24 @@ EXAMPLES = r"""
     member:
       kubeconfig: ~/.kube/member3.kubeconfig
 
-- name: Deregister member3 but leave its workloads running there
+- name: Deregister member3 but leave its workloads running there, released from TMC
   tmc.multicluster.cluster_registration:
     name: member3
     state: absent
     drain: false
+    member:
+      kubeconfig: ~/.kube/member3.kubeconfig
+
+- name: Move the registration member1 to a rebuilt cluster (a new identity)
+  tmc.multicluster.cluster_registration:
+    name: member1
+    location: us-east
+    labels:
+      tier: prod
+      gpu: "false"
+    member:
+      kubeconfig: ~/.kube/member1-rebuilt.kubeconfig
+    rekey: true
 """
 
 RETURN = r"""
@@ -195,10 +234,12 @@ member:
       description: Summed node allocatable.
       type: dict
 health:
-  description: The cluster's Ready condition and taints after the run.
+  description:
+    - The cluster's Ready condition and taints after the run. C(ready) is a boolean (true when the condition is
+      V(True)); C(status) is the condition's status (V(True), V(False) or V(Unknown)), C(reason) why.
   returned: state=present
   type: dict
-  sample: {ready: "True", taints: []}
+  sample: {ready: true, status: "True", reason: ClusterReady, taints: []}
 changes:
   description: Every object the run created, updated or deleted (kind/name).
   returned: always
@@ -209,11 +250,26 @@ syncer_kubeconfig_path:
   description: Where the syncer's kubeconfig was written.
   returned: when O(syncer_kubeconfig_dest) is set
   type: str
+cluster_id:
+  description: The member's identity (the UID of its C(kube-system) namespace), when the module could reach it.
+  returned: state=present and the member answered
+  type: str
+  sample: 6a3c1f0e-6a8d-4a5e-9d55-0d1b8f2f6f11
 drain:
-  description: What deregistration did with the cluster's SyncWorks.
+  description:
+    - What deregistration did. C(works_deleted) SyncWorks removed, C(downstream_deleted) objects deleted from the
+      member, C(orphaned) objects left there (released from TMC), C(namespaces_deleted) empty TMC-created
+      namespaces removed, C(namespaces_kept) those that stay with what keeps them, C(by) who dealt with the
+      member (V(module), V(syncer) or V(nobody) when neither could).
   returned: state=absent
   type: dict
-  sample: {works_deleted: 3, downstream_deleted: 3, orphaned: 0}
+  sample:
+    works_deleted: 3
+    downstream_deleted: 3
+    orphaned: 0
+    namespaces_deleted: [shop]
+    namespaces_kept: {}
+    by: module
 diff:
   description: The registration before and after, in diff mode.
   returned: diff mode
@@ -228,7 +284,7 @@ import re
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube
 from ansible_collections.tmc.multicluster.plugins.module_utils.args import MEMBER_SPEC, argspec
 from ansible_collections.tmc.multicluster.plugins.module_utils.module import TMCModule
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, deregistration, registration
 
 # At most 51 characters, so that the hub namespace tmc-cluster-<name> is a DNS label too.
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,49}[a-z0-9])?$")
@@ -261,6 +317,7 @@ ARGSPEC = argspec(
     drain_timeout={"type": "int", "default": 120},
     syncer_kubeconfig_dest={"type": "path"},
     syncer_hub_url={"type": "str"},
+    rekey={"type": "bool", "default": False},
 )
 
 
@@ -315,11 +372,21 @@ def _present(m: TMCModule) -> dict:
     flattened = kube.flatten_kubeconfig(member, spec.name) if member is not None and spec.sync_mode == "Push" else None
     before = hub.get(api.API_VERSION, api.KIND_CLUSTER, spec.name)
     now = dt.datetime.now(dt.UTC)
-    outcome = clusters.register_cluster(
-        hub, member, spec, flattened, now, thresholds, heartbeat=p["heartbeat"], check_mode=m.check_mode
+    outcome = registration.register_cluster(
+        hub,
+        member,
+        spec,
+        flattened,
+        now,
+        thresholds,
+        heartbeat=p["heartbeat"],
+        check_mode=m.check_mode,
+        rekey=p["rekey"],
     )
     changes = [f"{kind}/{name}" for kind, name, change in outcome.changes if change.changed]
     result: dict = {"changed": outcome.changed, "registration": outcome.registration, "changes": changes}
+    if outcome.cluster_id:
+        result["cluster_id"] = outcome.cluster_id
     if outcome.member:
         info = outcome.member
         result["member"] = {
@@ -332,7 +399,8 @@ def _present(m: TMCModule) -> dict:
     status = (outcome.registration or {}).get("status", {})
     ready = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
     result["health"] = {
-        "ready": ready.get("status", "Unknown"),
+        "ready": ready.get("status") == "True",
+        "status": ready.get("status", "Unknown"),
         "reason": ready.get("reason"),
         "taints": status.get("taints", []),
     }
@@ -357,7 +425,9 @@ def _absent(m: TMCModule) -> dict:
     hub = m.hub()
     member = m.member() if p.get("member") else None
     before = hub.get(api.API_VERSION, api.KIND_CLUSTER, p["name"])
-    outcome = clusters.deregister_cluster(hub, member, p["name"], p["drain"], p["drain_timeout"], m.check_mode)
+    outcome = deregistration.deregister_cluster(hub, member, p["name"], p["drain"], p["drain_timeout"], m.check_mode)
+    for warning in outcome.warnings:
+        m.module.warn(warning)
     result = {
         "changed": outcome.changed,
         "changes": outcome.removed,
@@ -365,6 +435,9 @@ def _absent(m: TMCModule) -> dict:
             "works_deleted": outcome.works_deleted,
             "downstream_deleted": outcome.downstream_deleted,
             "orphaned": outcome.orphaned,
+            "namespaces_deleted": outcome.namespaces_deleted,
+            "namespaces_kept": outcome.namespaces_kept,
+            "by": outcome.by,
         },
     }
     if m.diff_mode:

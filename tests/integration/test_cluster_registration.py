@@ -85,9 +85,10 @@ def test_heartbeat_makes_clusters_ready_and_cordon_shows(tmc_hub):
     for name in bed.members:
         run = register(bed, name, heartbeat=True, location=bed.state["clusters"][name]["region"])
         assert not run.failed, run.output
-        assert run.result["health"]["ready"] == "True"
+        assert run.result["health"]["ready"] is True and run.result["health"]["status"] == "True"
     clusters = info(bed)
-    assert {n for n, c in clusters.items() if c["ready"] == "True"} >= set(bed.members)
+    assert {n for n, c in clusters.items() if c["ready"] is True} >= set(bed.members)
+    assert {c["ready_status"] for c in clusters.values()} == {"True"}
     assert clusters["member2"]["location"] == "us-west"
     assert clusters["member2"]["capacity"]["cpu"] == "24"
     assert clusters["member2"]["heartbeat_age_seconds"] < 40
@@ -306,11 +307,15 @@ def test_deregister_drains_or_orphans(tmc_hub, hub_api_client, member_api_client
     run = run_module("cluster_registration", args)
     assert not run.failed, run.output
     assert run.changed
-    assert run.result["drain"] == (
+    counts = {k: run.result["drain"][k] for k in ("works_deleted", "downstream_deleted", "orphaned")}
+    assert counts == (
         {"works_deleted": 1, "downstream_deleted": 1, "orphaned": 0}
         if drain
         else {"works_deleted": 1, "downstream_deleted": 0, "orphaned": 1}
     )
+    assert run.result["drain"]["by"] == "module"
+    # The test made the namespace, not TMC: it stays either way.
+    assert ns not in run.result["drain"]["namespaces_deleted"]
     assert _configmap_exists(member_api_clients[cluster], ns, "app-config") is (not drain)
     assert registration(hub_api_client, cluster) is None
     namespaces = {n.metadata.name for n in client.CoreV1Api(hub_api_client).list_namespace().items}

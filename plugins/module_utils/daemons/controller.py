@@ -46,7 +46,13 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.reflector
     spec_changed,
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement import decision_inputs_changed
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import aggregate, clusters, common, hub_writes
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import (
+    aggregate,
+    clusters,
+    common,
+    hub_writes,
+    identity,
+)
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import plan as planning
 
 LEASE_NAME = "tmc-controller"
@@ -222,6 +228,7 @@ class Controller:
         # One queue key per namespace batches a burst of changes into one pass.
         self._pending: dict[tuple[str, str], set] = {}
         self._pending_lock = threading.Lock()
+        self._conflicts: dict[str, str] | None = None  # see _identity_conflicts
         # One SyncWork-writing pass per namespace at a time: a full pass ("ns") that planned from an older
         # source must not write over what a pass over changed sources ("src") wrote meanwhile.
         self._namespace_locks: dict[str, threading.Lock] = {}
@@ -317,7 +324,18 @@ class Controller:
         reflector = self.reflectors[(api.API_VERSION, api.KIND_PLACEMENT)]
         return {p["metadata"]["namespace"] for p in reflector.items() if self._watched(p["metadata"]["namespace"])}
 
+    def _identity_conflicts(self) -> dict[str, str]:
+        """Registrations of a member an older registration has (name -> the older one), computed once per
+        change of the registrations, not once per cluster's health pass."""
+        with self._pending_lock:
+            if self._conflicts is None:
+                registrations = self.reflectors[(api.API_VERSION, api.KIND_CLUSTER)].items()
+                self._conflicts = identity.conflicts(list(registrations))
+            return self._conflicts
+
     def _on_cluster(self, event: str, obj: dict, old) -> None:
+        with self._pending_lock:
+            self._conflicts = None
         self.queue.add(("health", obj["metadata"]["name"]))
         if (
             event == "SYNC"
@@ -465,8 +483,8 @@ class Controller:
 
     def _health(self, cluster: str) -> None:
         registration = self.cached.get(api.API_VERSION, api.KIND_CLUSTER, cluster)
-        if registration is None:
-            return
+        if registration is None or clusters.deregistration_mode(registration):
+            return  # being deregistered: this controller stands down for it
         lease = self.cached.get(
             "coordination.k8s.io/v1", "Lease", api.heartbeat_lease_name(cluster), api.SYSTEM_NAMESPACE
         )
@@ -479,6 +497,7 @@ class Controller:
             failover=self.gates.is_enabled("TMCFailover") and not self.evictions_held,
             observer=self.heartbeats,
             observed_at=self.clock(),
+            conflict_with=self._identity_conflicts().get(cluster),
         )
 
     def _namespace_lock(self, namespace: str) -> threading.Lock:
@@ -737,14 +756,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             hub.write_gate = elector.write_gate  # every hub write: workers, status, health, GC
         controller = Controller(hub, args, gates, metrics, elector=elector)
+        endpoints = observability.Endpoints(metrics, controller.healthy, controller.ready)
+        if args.metrics_port:
+            endpoints.serve(args.bind_address, args.metrics_port)
+        if args.health_port and args.health_port != args.metrics_port:
+            endpoints.serve(args.bind_address, args.health_port)
     except api.TMCError as err:
         log(logging.ERROR, f"refusing to start: {err}")
         return 2
-    endpoints = observability.Endpoints(metrics, controller.healthy, controller.ready)
-    if args.metrics_port:
-        endpoints.serve(args.bind_address, args.metrics_port)
-    if args.health_port and args.health_port != args.metrics_port:
-        endpoints.serve(args.bind_address, args.health_port)
     return controller.run(endpoints)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import json
 import logging
 import threading
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import kube
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.pacing import StatusHold, StatusPacer
 
 try:
@@ -227,8 +228,16 @@ class Endpoints:
         return Handler
 
     def serve(self, address: str, port: int) -> int:
-        """Serve on ``port`` (0 picks a free one); returns the port."""
-        server = ThreadingHTTPServer((address, port), self._handler())
+        """Serve on ``port`` (0 picks a free one); returns the port. A port that cannot be had is a
+        configuration error (api.TMCError) that names it."""
+        try:
+            server = ThreadingHTTPServer((address, port), self._handler())
+        except OSError as err:
+            reason = "already in use by another process" if err.errno == errno.EADDRINUSE else err.strerror or err
+            raise api.TMCError(
+                f"cannot serve /metrics, /healthz and /readyz on {address}:{port}: {reason}; "
+                "choose another --metrics-port/--health-port"
+            ) from None
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
         self.servers.append(server)

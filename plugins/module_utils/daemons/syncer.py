@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import threading
 import time
 
@@ -41,7 +42,15 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.reflector
     object_key,
     spec_changed,
 )
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import apply, clusters, common, hub_writes
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.standdown import DELETE, GONE, ORPHAN, StandDown
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import (
+    apply,
+    clusters,
+    common,
+    deregistration,
+    hub_writes,
+    release,
+)
 
 # A SyncWork's status write waits this long after the pass that computed it, so that a burst of
 # member updates (one rollout) becomes one write.
@@ -113,11 +122,17 @@ class Syncer:
         # Spec first: while new SyncWorks (or spec changes) wait in the queue, status writes wait for them.
         self.pacer = metrics.status_pacer("syncer", args, busy=self.queue.has_urgent)
         self.last_heartbeat = 0.0
+        # Deregistration and identity: when this syncer stops acting for its cluster (see standdown.py).
+        self.standdown = StandDown(hub, cluster)
+        self._namespaces_swept = False
+        self._leaving: str | None = None  # the deregistration mode once seen (the registration goes after)
 
     # -- events
 
     def _on_work(self, event: str, work: dict, old) -> None:
         self._seen_status(event, work)
+        if event == "DELETED" or work["metadata"].get("deletionTimestamp"):
+            self.standdown.deletion_seen()
         if event == "MODIFIED" and not spec_changed(old, work):
             return  # status or finalizers only: this syncer wrote them
         manifest = (work.get("spec") or {}).get("manifest") or {}
@@ -190,6 +205,11 @@ class Syncer:
             unwritten = self._statuses.get(key, self._written.get(key))
         if unwritten is not None:  # what this syncer last computed or wrote, even before the hub has it
             work = {**work, "status": store.decode(unwritten)}
+        if work["metadata"].get("deletionTimestamp"):
+            if self._deletion_stood_down(work):
+                return
+        elif self.standdown.standing_down or self._gone_meanwhile(work):
+            return  # the cluster is being deregistered (or is not this member): nothing new is applied
         started = time.monotonic()
         with observability.span("syncer.apply", cluster=self.cluster, work=key[1]):
             report = apply.apply_works(
@@ -208,6 +228,36 @@ class Syncer:
         ]
         if transient:
             raise kube.KubeError(transient[0]["message"], transient[0].get("status", 0))
+
+    def _deletion_stood_down(self, work: dict) -> bool:
+        """A SyncWork being deleted while the cluster is deregistered: True when handled here.
+
+        What the registration says now (read after this deletion was seen) decides: being drained or
+        not deregistered, the usual finalizer protocol deletes the object; ``Orphan`` releases it
+        (it stays, no longer TMC's); no registration at all leaves it as it is."""
+        mode = self.standdown.confirm()
+        if mode is None or mode == DELETE:
+            return False
+        ref = deregistration.downstream_ref(work)
+        if mode == ORPHAN and ref is not None:
+            release.release_object(self.member, *ref)
+            log(logging.INFO, "released", cluster=self.cluster, kind=ref[1], name=ref[2], namespace=ref[3] or "")
+        if mode in (ORPHAN, GONE):
+            deregistration.drop_finalizer(self.hub, work)
+        return True
+
+    def _gone_meanwhile(self, work: dict) -> bool:
+        """An object this syncer applied is missing: before it is created again, the SyncWork is read from
+        the hub (deregistration deletes the SyncWork before it deletes or releases the object, and this
+        syncer's cache of SyncWorks may not have that yet)."""
+        if not (work.get("status") or {}).get("downstreamUID"):
+            return False
+        live = self._live(work)
+        if live is None or live:
+            return False
+        meta = work["metadata"]
+        fresh = self.hub.get(api.API_VERSION, api.KIND_SYNCWORK, meta["name"], meta["namespace"])
+        return fresh is None or bool(fresh["metadata"].get("deletionTimestamp"))
 
     def _write_status(self, key: tuple[str, str]) -> None:
         """The last computed status of one SyncWork to the hub (kept for the retry when the write fails).
@@ -276,6 +326,9 @@ class Syncer:
     def _beat_loop(self) -> None:
         next_capacity = 0.0
         while not self.stop.is_set():
+            if self._registration_says_stand_down(check_identity=time.monotonic() >= next_capacity):
+                self.stop.wait(self.args.heartbeat_interval)
+                continue
             try:
                 # The heartbeat says "this cluster is being synced": no renewal while the member is away.
                 self.member.version()
@@ -291,6 +344,37 @@ class Syncer:
                 next_capacity = time.monotonic() + self.args.capacity_interval
                 self._report_capacity()
             self.stop.wait(self.args.heartbeat_interval)
+
+    def _registration_says_stand_down(self, check_identity: bool) -> bool:
+        """Read the registration: True while this syncer stands down (no heartbeat: the cluster is going,
+        or this member is not it). Once a deregistered cluster's last SyncWork is gone, the namespaces TMC
+        created on it are settled (the registration may be unreadable by then: its RBAC goes first)."""
+        before = self.standdown.mode
+        try:
+            found = self.standdown.refresh()
+            if check_identity or self.standdown.mismatch:
+                self.standdown.check_identity(self.member, found)
+        except api.TMCError as err:
+            log(logging.WARNING, "cannot read the cluster's registration", cluster=self.cluster, error=str(err))
+        if self.standdown.mode != before and self.standdown.mismatch:
+            log(logging.ERROR, self.standdown.mismatch, cluster=self.cluster)
+        elif self.standdown.mode != before:
+            log(logging.INFO, "standing down: the cluster is being deregistered", mode=self.standdown.mode)
+        if self.standdown.mode in (DELETE, ORPHAN):
+            self._leaving = self.standdown.mode
+        if self._leaving and not self._namespaces_swept and self.works.synced.is_set() and not len(self.works):
+            self._settle_namespaces(drain=self._leaving == DELETE)
+        return self.standdown.standing_down
+
+    def _settle_namespaces(self, drain: bool) -> None:
+        """Once the cluster's last SyncWork is gone: the namespaces TMC created go when empty (drained) or
+        stay, released (orphaned)."""
+        try:
+            deleted, kept = release.settle_namespaces(self.member, drain)
+            log(logging.INFO, "namespaces settled", cluster=self.cluster, removed=deleted, kept=kept)
+            self._namespaces_swept = True
+        except api.TMCError as err:
+            log(logging.WARNING, "cannot remove the empty namespaces TMC created", cluster=self.cluster, error=str(err))
 
     def _report_capacity(self) -> None:
         try:
@@ -322,6 +406,7 @@ class Syncer:
     def run(self, endpoints: observability.Endpoints | None = None) -> int:
         process.install_signal_handlers(self.stop)
         log(logging.INFO, "syncer starting", cluster=self.cluster, hub=self.hub.host, member=self.member.host)
+        self._registration_says_stand_down(check_identity=True)  # before the first apply
         self.works.start()
         threads = workqueue.run_workers(self.queue, self.handle, self.args.concurrency, self.metrics, "syncwork")
         beat = threading.Thread(target=self._beat_loop, name="heartbeat", daemon=True)
@@ -338,30 +423,31 @@ class Syncer:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     observability.setup_logging(args.log_format, args.log_level)
-    try:
+    try:  # a configuration error is one line and exit code 2, never a traceback
         gates = api.FeatureGates.from_flag(args.feature_gates)
         gates.require(api.MASTER_GATE)
         health.Thresholds(args.heartbeat_threshold, args.eviction_timeout)
+        metrics = observability.Metrics(enabled=gates.is_enabled("TMCObservability"))
+        agent = connection.user_agent("syncer", args.cluster_name)
+        hub = connection.daemon_client(connection.hub_config(args), "hub", metrics, user_agent=agent)
+        member = connection.daemon_client(_member_config(args), "member", metrics, user_agent=agent)
+        syncer = Syncer(hub, member, args.cluster_name, args, gates, metrics)
+        endpoints = observability.Endpoints(metrics, syncer.healthy, syncer.ready)
+        if args.metrics_port:
+            endpoints.serve(args.bind_address, args.metrics_port)
+        if args.health_port and args.health_port != args.metrics_port:
+            endpoints.serve(args.bind_address, args.health_port)
     except api.TMCError as err:
         log(logging.ERROR, f"refusing to start: {err}")
         return 2
-    metrics = observability.Metrics(enabled=gates.is_enabled("TMCObservability"))
-    agent = connection.user_agent("syncer", args.cluster_name)
-    hub = connection.daemon_client(connection.hub_config(args), "hub", metrics, user_agent=agent)
-    member_cfg = (
-        kube.ClientConfig(
-            kubeconfig=args.downstream_kubeconfig,
-            context=args.downstream_context,
-            request_timeout=args.request_timeout,
-        )
-        if args.downstream_kubeconfig
-        else connection.in_cluster_config(args.request_timeout)
-    )
-    member = connection.daemon_client(member_cfg, "member", metrics, user_agent=agent)
-    syncer = Syncer(hub, member, args.cluster_name, args, gates, metrics)
-    endpoints = observability.Endpoints(metrics, syncer.healthy, syncer.ready)
-    if args.metrics_port:
-        endpoints.serve(args.bind_address, args.metrics_port)
-    if args.health_port and args.health_port != args.metrics_port:
-        endpoints.serve(args.bind_address, args.health_port)
     return syncer.run(endpoints)
+
+
+def _member_config(args: argparse.Namespace) -> kube.ClientConfig:
+    if args.downstream_kubeconfig:
+        return kube.ClientConfig(
+            kubeconfig=args.downstream_kubeconfig, context=args.downstream_context, request_timeout=args.request_timeout
+        )
+    if not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        raise api.TMCError("no --downstream-kubeconfig given, and not running in a pod: say how to reach the member")
+    return connection.in_cluster_config(args.request_timeout)

@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to tmc.multicluster
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One pass of cluster registration: register, heartbeat, health, deregister.
+"""The objects of a registered cluster, its probe, heartbeat and health pass, and its views.
 
-Layer 4 of the engine; private to this collection. The cluster_registration
-module runs these once; the controller runs ``update_health`` on every change.
+Layer 4 of the engine; private to this collection. Registering is ``registration``,
+deregistering ``deregistration``, identity ``identity``; the controller runs
+``update_health`` on every change.
 
 What registering cluster ``<name>`` writes on the hub:
 
@@ -212,6 +213,15 @@ def lease_object(name: str) -> dict:
     }
 
 
+def credentials_secret_object(name: str) -> dict:
+    """The push-mode credentials Secret, by name only (to delete it)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": credentials_secret_name(name), "namespace": api.SYSTEM_NAMESPACE},
+    }
+
+
 def credentials_secret(name: str, member_kubeconfig: Mapping) -> dict:
     data = json.dumps(member_kubeconfig, sort_keys=True).encode()
     return {
@@ -221,6 +231,19 @@ def credentials_secret(name: str, member_kubeconfig: Mapping) -> dict:
         "metadata": {"name": credentials_secret_name(name), "namespace": api.SYSTEM_NAMESPACE, "labels": _labels(name)},
         "data": {"kubeconfig": base64.b64encode(data).decode()},
     }
+
+
+def deregistration_mode(registration: Mapping | None) -> str | None:
+    """``Orphan`` or ``Delete`` while the registration is being deregistered, else None."""
+    annotations = ((registration or {}).get("metadata") or {}).get("annotations") or {}
+    return annotations.get(api.ANNOTATION_DEREGISTRATION)
+
+
+def being_deregistered(hub: kube.Kube, names) -> set[str]:
+    """Which of the clusters ``names`` are being deregistered, read from the hub now (push mode calls this
+    after it listed their SyncWorks: a deletion it saw came after the mark, so this read sees the mark)."""
+    return {name for name in names if deregistration_mode(hub.get(api.API_VERSION, api.KIND_CLUSTER, name))}
+
 
 
 # ------------------------------------------------------------------ member probe
@@ -383,181 +406,6 @@ def syncer_kubeconfig(hub: kube.Kube, name: str, hub_url: str | None, timeout: f
     }
 
 
-# ------------------------------------------------------------------ register / deregister
-
-
-@dataclass
-class RegisterResult:
-    changed: bool
-    registration: dict | None
-    changes: list = field(default_factory=list)  # (kind, name, Change)
-    member: MemberInfo | None = None
-
-
-def register_cluster(
-    hub: kube.Kube,
-    member: kube.Kube | None,
-    spec: ClusterSpec,
-    member_kubeconfig: Mapping | None,
-    now: dt.datetime,
-    thresholds: health.Thresholds,
-    heartbeat: bool = False,
-    check_mode: bool = False,
-) -> RegisterResult:
-    """Create or update everything cluster ``spec.name`` needs on the hub; probe the member."""
-    info, probe_error = None, None
-    if member is not None:
-        try:
-            info = probe_member(member)
-        except kube.KubeError as err:
-            probe_error = f"member {spec.name} does not answer: {err}"
-    if spec.sync_mode == "Push" and info is None:
-        raise kube.KubeError(
-            probe_error or f"push mode needs the member's credentials ('member' option) for {spec.name}",
-            0,
-            "MemberUnreachable",
-        )
-    endpoint = spec.endpoint or (member.host if member is not None else None)
-    objects = [cluster_namespace_object(spec.name), *syncer_identity_objects(spec.name)]
-    if spec.sync_mode == "Push" and member_kubeconfig is not None:
-        objects.append(credentials_secret(spec.name, member_kubeconfig))
-    objects.append(registration_object(spec, endpoint))
-    result = RegisterResult(False, None, member=info)
-    for obj in objects:
-        change = _apply(hub, obj, check_mode)
-        result.changes.append((obj["kind"], obj["metadata"]["name"], change))
-        if obj["kind"] == api.KIND_CLUSTER:
-            result.registration = change.after
-    lease = read_lease(hub, spec.name)
-    if lease is None:
-        lease = _apply_create(hub, lease_object(spec.name), check_mode)
-        result.changes.append(("Lease", api.heartbeat_lease_name(spec.name), kube.Change(True, None, lease)))
-    if heartbeat:
-        lease = renew_heartbeat(hub, spec.name, now, check_mode)
-        result.changes.append(("Lease", api.heartbeat_lease_name(spec.name), kube.Change(True, None, lease)))
-    registration = result.registration or registration_object(spec, endpoint)
-    status = registration_status(registration, info, probe_error, lease, now, thresholds)
-    if result.registration is not None and write_status(hub, registration, status, check_mode):
-        result.changes.append((api.KIND_CLUSTER + "/status", spec.name, kube.Change(True, registration, status)))
-        result.registration = {**registration, "status": status}
-    result.changed = any(change.changed for _kind, _name, change in result.changes)
-    return result
-
-
-def _apply(hub: kube.Kube, obj: Mapping, check_mode: bool) -> kube.Change:
-    try:
-        return kube.ensure_applied(hub, obj, FIELD_MANAGER, check_mode)
-    except kube.KubeError as err:
-        if check_mode and err.status == 404 and err.details.get("kind") == "namespaces":
-            return kube.Change(True, None, dict(obj))  # its namespace would be created by this run
-        raise
-
-
-def _apply_create(hub: kube.Kube, obj: Mapping, check_mode: bool) -> dict:
-    if check_mode:
-        return dict(obj)
-    try:
-        return hub.create(obj)
-    except kube.KubeError as err:
-        if err.status == 409:
-            return hub.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
-        raise
-
-
-@dataclass
-class DeregisterResult:
-    changed: bool
-    works_deleted: int = 0
-    downstream_deleted: int = 0
-    orphaned: int = 0
-    removed: list = field(default_factory=list)
-
-
-def _downstream_ref(work: Mapping) -> tuple[str, str, str, str | None] | None:
-    manifest = (work.get("spec") or {}).get("manifest") or {}
-    meta = manifest.get("metadata") or {}
-    if not manifest.get("apiVersion") or not manifest.get("kind") or not meta.get("name"):
-        return None
-    return manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace")
-
-
-def _drop_finalizer(hub: kube.Kube, work: Mapping) -> None:
-    finalizers = [f for f in work["metadata"].get("finalizers", []) or [] if f != api.FINALIZER_SYNCER]
-    hub.patch(
-        api.API_VERSION,
-        api.KIND_SYNCWORK,
-        work["metadata"]["name"],
-        [
-            {"op": "test", "path": "/metadata/resourceVersion", "value": work["metadata"]["resourceVersion"]},
-            {"op": "replace", "path": "/metadata/finalizers", "value": finalizers},
-        ],
-        namespace=work["metadata"]["namespace"],
-        content_type=kube.JSON_PATCH,
-    )
-
-
-def deregister_cluster(
-    hub: kube.Kube, member: kube.Kube | None, name: str, drain: bool, timeout: float, check_mode: bool = False
-) -> DeregisterResult:
-    """Remove cluster ``name``: drain (or orphan) its SyncWorks, then its registration and identity."""
-    ns = api.cluster_namespace(name)
-    result = DeregisterResult(False)
-    try:
-        works = hub.list(api.API_VERSION, api.KIND_SYNCWORK, namespace=ns)
-    except kube.KubeError as err:
-        if err.status != 404:
-            raise
-        works = []
-    if drain and works and member is None:
-        raise api.SpecError(
-            "member",
-            f"drain needs the member's credentials to remove {len(works)} downstream "
-            f"objects from {name}; give 'member', or use drain: false to orphan them",
-        )
-    for work in works:
-        ref = _downstream_ref(work)
-        delete = drain and (work.get("spec") or {}).get("deletionPolicy", "Delete") == "Delete" and ref
-        if check_mode:
-            result.works_deleted += 1
-            result.downstream_deleted += 1 if delete else 0
-            result.orphaned += 0 if delete else 1
-            continue
-        if delete:
-            member.delete(*ref[:3], namespace=ref[3])
-            member.wait_for(
-                lambda r=ref: member.get(*r[:3], namespace=r[3]) is None,
-                timeout,
-                what=f"{ref[1]} {ref[2]} to be deleted from {name}",
-            )
-            result.downstream_deleted += 1
-        else:
-            result.orphaned += 1
-        hub.delete(api.API_VERSION, api.KIND_SYNCWORK, work["metadata"]["name"], ns)
-        current = hub.get(api.API_VERSION, api.KIND_SYNCWORK, work["metadata"]["name"], ns)
-        if current is not None:
-            _drop_finalizer(hub, current)
-        result.works_deleted += 1
-    cleanup = [
-        registration_object(ClusterSpec(name=name), None),
-        lease_object(name),
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": credentials_secret_name(name), "namespace": api.SYSTEM_NAMESPACE},
-        },
-        *[o for o in syncer_identity_objects(name) if o["metadata"].get("namespace") != ns],
-        cluster_namespace_object(name),
-    ]
-    for obj in cleanup:
-        change = kube.ensure_absent(hub, obj, check_mode)
-        if change.changed:
-            result.removed.append(f"{obj['kind']}/{obj['metadata']['name']}")
-    if not check_mode:
-        kube.wait_absent(hub, cluster_namespace_object(name), timeout)
-    result.changed = bool(result.removed or result.works_deleted)
-    return result
-
-
 # ------------------------------------------------------------------ health pass
 
 
@@ -571,6 +419,7 @@ def update_health(
     failover: bool = True,
     observer: health.HeartbeatObserver | None = None,
     observed_at: float = 0.0,
+    conflict_with: str | None = None,
 ) -> tuple[bool, dict]:
     """Recompute and write one cluster's conditions and taints from its Lease (controller loop).
 
@@ -578,6 +427,8 @@ def update_health(
     it is read. ``failover`` False (gate TMCFailover off, or evictions held in a full disruption)
     never taints NoExecute. ``observer``: the heartbeat is aged by the time since the caller saw the
     Lease change (``observed_at``: the caller's monotonic time now), not by the member's renewTime.
+    ``conflict_with``: an older registration of the same member (``identity.conflicts``): this one
+    is flagged, condition IdentityConflict and a NoSchedule taint.
     """
     name = registration["metadata"]["name"]
     if lease is False:
@@ -590,6 +441,7 @@ def update_health(
     current = registration.get("status") or {}
     status = dict(current)
     status.update({"conditions": verdict.conditions, "taints": taints})
+    status = with_identity_conflict(status, conflict_with, now)
     recorded = recorded_heartbeat(current, status, verdict.last_heartbeat)
     if recorded:
         status["lastHeartbeatTime"] = recorded
@@ -615,6 +467,31 @@ def recorded_heartbeat(
     if changed or then is None or now is None or (now - then).total_seconds() >= interval:
         return observed
     return recorded
+
+
+TAINT_IDENTITY_CONFLICT = f"{api.GROUP}/identity-conflict"
+
+
+def with_identity_conflict(status: Mapping, other: str | None, now: dt.datetime) -> dict:
+    """``status`` with the IdentityConflict condition and taint set (another registration has the same
+    member) or gone (``other`` None). Pure."""
+    conditions = [c for c in status.get("conditions") or [] if c.get("type") != "IdentityConflict"]
+    taints = [t for t in status.get("taints") or [] if t.get("key") != TAINT_IDENTITY_CONFLICT]
+    if other is not None:
+        previous = next((c for c in status.get("conditions") or [] if c.get("type") == "IdentityConflict"), None)
+        stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        conditions.append(
+            {
+                "type": "IdentityConflict",
+                "status": "True",
+                "reason": "SameMemberRegistered",
+                "message": f"the same member (status.clusterID) is registered as {other}: placements avoid this "
+                f"registration; deregister one of them",
+                "lastTransitionTime": (previous or {}).get("lastTransitionTime") or stamp,
+            }
+        )
+        taints.append({"key": TAINT_IDENTITY_CONFLICT, "value": other, "effect": "NoSchedule"})
+    return {**status, "conditions": conditions, "taints": taints}
 
 
 # ------------------------------------------------------------------ views (cluster_info, inventory)
@@ -663,7 +540,8 @@ def cluster_view(
         "name": name,
         "location": spec.get("location"),
         "labels": dict(registration["metadata"].get("labels") or {}),
-        "ready": verdict.ready,
+        "ready": verdict.ready == "True",
+        "ready_status": verdict.ready,
         "ready_reason": ready["reason"],
         "heartbeat_age_seconds": None if verdict.heartbeat_age is None else round(verdict.heartbeat_age, 1),
         "last_heartbeat": verdict.last_heartbeat,

@@ -153,6 +153,11 @@ def _member_pass(hub: kube.Kube, request: PushRequest, plan: planning.Plan, memb
     """Apply on every member and write back SyncWork statuses; returns (reports, works, status writes)."""
     check_mode = request.check_mode
     works = {c: (plan.works_for(c) if check_mode else hub_works_for(hub, c, request.namespace)) for c in members}
+    # A cluster being deregistered is the deregistration's: nothing is applied, deleted or released there
+    # (read after its SyncWorks were: a deletion seen above came after the mark, so this read sees it).
+    for cluster in clusters.being_deregistered(hub, list(members)):
+        members = {c: client for c, client in members.items() if c != cluster}
+        works.pop(cluster)
 
     def one(cluster, member):
         try:
