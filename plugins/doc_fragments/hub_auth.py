@@ -78,7 +78,8 @@ options:
   member:
     description:
       - How to reach the member cluster (same keys as the hub options).
-      - Required for V(Push) mode, and for deregistering with O(drain=true) a cluster that has SyncWorks.
+      - Required to register in V(Push) mode. Deregistering with O(drain=true) needs it when neither the credentials
+        stored for push mode nor the cluster's running syncer can reach the member.
     type: dict
     suboptions:
       kubeconfig:
