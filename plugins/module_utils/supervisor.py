@@ -38,6 +38,7 @@ import sys
 import time
 
 POLICIES = ("always", "on-failure", "never")
+CANNOT_START = 127  # the exit code recorded when the program cannot be run at all (as a shell says)
 SIGNALS_TO_STOP = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
@@ -245,8 +246,9 @@ class Supervisor:
                     self.child = self.spawn()
                 except OSError as err:
                     self.log("error", "cannot start the child", error=str(err), argv0=self.argv[0])
-                    code = 127
-                    self.save(child_pid=None, last_exit={"code": code, "reason": str(err), "at": now_iso()})
+                    code = CANNOT_START
+                    reason = f"cannot run {self.argv[0]}: {err.strerror or err}"
+                    self.save(child_pid=None, last_exit={"code": code, "reason": reason, "at": now_iso()})
                 else:
                     self.log("info", "child started", pid=self.child.pid, restarts=self.restarts)
                     self.save(child_pid=self.child.pid, child_started=now_iso())

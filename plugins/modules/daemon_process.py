@@ -22,7 +22,12 @@ description:
     its own, C(NAME.state.json) what runs and how it last ended) and appends the process's output to O(log_file).
   - A process is identified by its O(name) and pid file. With O(state=started) a process already running with the
     same O(argv), O(env), O(chdir), O(restart_policy), O(stop_timeout) and O(log_file) is left alone; when any of
-    them differs it is restarted with the new ones.
+    them differs, or when only its supervisor runs (the process keeps ending), it is restarted with the new ones.
+  - The task succeeds only when the process it started runs and is ready. A program that cannot be run, a port
+    (O(ports), and the port of O(wait_ready_url)) that another process holds before the start, a process that ends
+    within O(start_seconds) or before O(wait_ready_url) answers, or a readiness URL answered by a process other
+    than the one started, all fail the task with the process's own last error message (RV(last_error)); its
+    supervisor is then stopped, so that nothing keeps restarting behind a failed task.
   - Environment values whose names look like credentials (containing C(TOKEN), C(SECRET), C(PASSWORD), C(AUTH),
     C(CREDENTIAL), C(PRIVATE) or a C(KEY) word) are masked in the result, the diff and the state file. They are
     still visible to anyone who may read the process's environment; pass real secrets as files (for example the
@@ -86,6 +91,23 @@ options:
     description: How many seconds to wait for O(wait_ready_url) (and for the process to start) at most.
     type: float
     default: 60
+  ports:
+    description:
+      - TCP ports the process listens on (the port of O(wait_ready_url) is added). Before the process is started,
+        each must be free; one that is taken fails the task and names the process that holds it, and nothing is
+        started.
+      - After O(wait_ready_url) answers, the module checks (where C(/proc) tells) that the process it started
+        holds that port, so that another process answering on it is not taken for this one.
+    type: list
+    elements: int
+    default: []
+  start_seconds:
+    description:
+      - A started process must keep running this long (and, with O(wait_ready_url), until that URL answers) to count
+        as started, as supervisord's C(startsecs). One that ends sooner fails the task with its own last error
+        message, and its supervisor is stopped (nothing is left crash-looping).
+    type: float
+    default: 1
 attributes:
   check_mode:
     support: full
@@ -171,8 +193,15 @@ last_exit:
   returned: when known
   type: dict
   sample: {code: 1, reason: exit code 1, at: "2026-11-23T04:45:00.000+00:00"}
+last_error:
+  description:
+    - When the task failed because the process did not start, its own last error line (a daemon's log message,
+      or why the program could not be run).
+  returned: failure
+  type: str
+  sample: "refusing to start: feature gate TMC is off; set TMC=true to use this"
 ready:
-  description: Whether O(wait_ready_url) answered 200.
+  description: Whether O(wait_ready_url) answered 200 (from the process that was started).
   returned: when O(wait_ready_url) is set and not in check mode
   type: bool
 diff:
@@ -196,6 +225,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.tmc.multicluster.plugins.module_utils import ports as port_owners
 from ansible_collections.tmc.multicluster.plugins.module_utils import supervisor as supervisor_code
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -215,6 +245,8 @@ ARGSPEC = {
     "stop_timeout": {"type": "float", "default": 30},
     "wait_ready_url": {"type": "str"},
     "wait_timeout": {"type": "float", "default": 60},
+    "ports": {"type": "list", "elements": "int", "default": []},
+    "start_seconds": {"type": "float", "default": 1},
 }
 
 
@@ -468,7 +500,7 @@ class DaemonProcess:
                 _wait_gone(child_pid, 10)
         self.files.remove_pid_files()
 
-    def wait_ready(self, url: str) -> bool:
+    def wait_ready(self, url: str, pid: int | None) -> bool:
         deadline = time.monotonic() + float(self.module.params["wait_timeout"])
         last = "no answer yet"
         while True:
@@ -476,6 +508,7 @@ class DaemonProcess:
                 resp = open_url(url, timeout=2, follow_redirects="safe", use_proxy=False)
                 try:
                     if resp.status == 200:
+                        self.check_served_by_own_process(url, pid)
                         return True
                     last = f"HTTP {resp.status}"
                 finally:
@@ -485,19 +518,13 @@ class DaemonProcess:
             except (urllib.error.URLError, OSError, UrlConnectionError) as err:
                 last = str(getattr(err, "reason", err))
             observed = self.observe()
-            if not observed["running"]:
-                self.module.fail_json(
-                    msg=f"{self.name} stopped before {url} answered 200 (last: {last})",
-                    last_exit=observed["state"].get("last_exit"),
-                    log_tail=self.log_tail(),
-                    log_file=self.files.log,
-                )
+            if not observed["running"] or observed["child_pid"] != pid:
+                reason = (observed["state"].get("last_exit") or {}).get("reason", "it ended")
+                self.fail_start(f"exited ({reason}) before {url} answered 200 (last: {last})")
             if time.monotonic() >= deadline:
-                self.module.fail_json(
-                    msg=f"{url} did not answer 200 within {self.module.params['wait_timeout']} s (last: {last}); "
-                    f"see the log {self.files.log}",
-                    log_tail=self.log_tail(),
-                    log_file=self.files.log,
+                self.fail_start(
+                    f"did not answer 200 on {url} within {self.module.params['wait_timeout']} s (last: {last}); "
+                    f"its last error",
                     restarts=observed["state"].get("restarts"),
                 )
             time.sleep(0.25)
@@ -511,6 +538,97 @@ class DaemonProcess:
         except OSError:
             return []
 
+    def last_error(self) -> str:
+        """The process's own last word since it was last started: its last error line (a daemon's JSON
+        ``msg`` or a text line), else its last line. The supervisor's own lines are skipped."""
+        lines = self.log_tail(200)
+        for index in range(len(lines) - 1, -1, -1):
+            if '"tmc.supervisor"' in lines[index] and '"child started"' in lines[index]:
+                lines = lines[index + 1 :]
+                break
+        own = []
+        for line in lines:
+            text = line.strip()
+            if not text or '"logger": "tmc.supervisor"' in text:
+                continue
+            try:
+                entry = json.loads(text)
+            except ValueError:
+                entry = None
+            if isinstance(entry, dict) and "msg" in entry:
+                text = str(entry["msg"]) + (f": {entry['error']}" if entry.get("error") else "")
+            own.append(text)
+        errors = [t for t in own if re.search(r"error|refusing|cannot|traceback|exception|fatal", t, re.IGNORECASE)]
+        return (errors or own or ["(it wrote nothing)"])[-1][:2000]
+
+    def listen_ports(self) -> list[int]:
+        found = list(self.module.params["ports"] or [])
+        ready = port_owners.url_port(self.module.params["wait_ready_url"])
+        if ready is not None and ready[0] in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "[::1]"):  # noqa: S104
+            found.append(ready[1])
+        return sorted(set(found))
+
+    def check_ports_free(self) -> None:
+        """Before a start: each port the process will listen on must be free, or nothing is started."""
+        for port in self.listen_ports():
+            if port_owners.in_use(port):
+                self.module.fail_json(
+                    msg=f"port {port} is already in use by {port_owners.owner_text(port)}, not by {self.name}: "
+                    f"{self.name} was not started. Stop that process or give {self.name} another port",
+                    port=port,
+                    running=False,
+                )
+
+    def fail_start(self, why: str, error: str | None = None, **extra) -> None:
+        """The process did not start: stop its supervisor (nothing crash-loops behind a failed task), fail
+        with the process's own last error."""
+        observed = self.observe()
+        error = error or self.last_error()
+        self.stop(observed)
+        self.module.fail_json(
+            msg=f"{self.name} {why}: {error}",
+            last_error=error,
+            last_exit=observed["state"].get("last_exit"),
+            log_tail=self.log_tail(),
+            log_file=self.files.log,
+            running=False,
+            **extra,
+        )
+
+    def confirm_started(self, started_pid: int | None) -> dict:
+        """Wait until the process started has run ``start_seconds`` (and answered its readiness URL, when
+        there is one, from its own port); fail with its own error when it ends first."""
+        p = self.module.params
+        if started_pid is None:  # ended before it was seen running: how, once the supervisor has recorded it
+            recorded = time.monotonic() + 10
+            last_exit = {}
+            while not last_exit and time.monotonic() < recorded:
+                last_exit = self.observe()["state"].get("last_exit") or {}
+                time.sleep(0.05)
+            if last_exit.get("code") == supervisor_code.CANNOT_START:
+                self.fail_start("could not be started", error=last_exit.get("reason"))
+            self.fail_start(f"exited ({last_exit.get('reason', 'at once')}) as it started")
+        deadline = time.monotonic() + max(float(p["start_seconds"]), 0.0)
+        while True:
+            observed = self.observe()
+            if observed["child_pid"] != started_pid:
+                exit_reason = (observed["state"].get("last_exit") or {}).get("reason", "it ended")
+                self.fail_start(f"exited ({exit_reason}) within {float(p['start_seconds']):g} s of its start")
+            if time.monotonic() >= deadline:
+                return observed
+            time.sleep(0.1)
+
+    def check_served_by_own_process(self, url: str, pid: int | None) -> None:
+        ready = port_owners.url_port(url)
+        if ready is None or pid is None:
+            return
+        ours = port_owners.served_by_session(ready[1], pid)
+        if ours is False:
+            self.fail_start(
+                f"did not answer {url} itself: port {ready[1]} is held by {port_owners.owner_text(ready[1])}",
+                port=ready[1],
+            )
+
     # -- one run
 
     def run(self) -> dict:
@@ -520,7 +638,12 @@ class DaemonProcess:
             self.module.fail_json(msg=f"argv is required with state={want}")
         observed = self.observe()
         present = observed["running"] or bool(observed["child_pid"])
-        same = observed["running"] and observed["state"].get("config_hash") == self.desired_hash
+        # A supervisor whose process does not run (it keeps ending and is waiting to restart it) is not "running".
+        same = (
+            observed["running"]
+            and bool(observed["child_pid"])
+            and observed["state"].get("config_hash") == self.desired_hash
+        )
         if want == "stopped":
             action = "stopped" if present else "none"
         elif want == "restarted":
@@ -535,7 +658,9 @@ class DaemonProcess:
             elif action == "none" and not present:
                 self.files.remove_pid_files()  # stale files of a process that is gone
             if action in ("started", "restarted"):
+                self.check_ports_free()
                 observed = self.start()
+                observed = self.confirm_started(observed["child_pid"])
             elif action == "stopped":
                 observed = self.observe()
         result: dict = {
@@ -553,7 +678,7 @@ class DaemonProcess:
             )
         else:
             if want != "stopped" and p["wait_ready_url"]:
-                result["ready"] = self.wait_ready(p["wait_ready_url"])
+                result["ready"] = self.wait_ready(p["wait_ready_url"], observed["child_pid"])
                 observed = self.observe()
             result.update(
                 running=observed["running"], pid=observed["child_pid"], supervisor_pid=observed["supervisor_pid"]
