@@ -313,7 +313,8 @@ def test_daemon_process_reports_a_process_that_cannot_start(tmp_path):
             "wait_timeout": 20,
         },
     )
-    assert run.failed and "stopped before" in run.result["msg"]
+    assert run.failed and "broken exited (exit code 2)" in run.result["msg"]
+    assert run.result["last_error"] == "cannot start: bad flag"
     assert run.result["last_exit"]["code"] == 2
     assert any("cannot start: bad flag" in line for line in run.result["log_tail"])
     assert not (tmp_path / "broken.pid").exists()
