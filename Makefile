@@ -3,6 +3,9 @@
 #   make demo   bring up the local testbed and run playbooks/demo.yml
 #   make test   lint, unit tests and integration tests on the real testbed
 #   make integration TESTS=tests/integration/test_daemons.py   some integration tests only
+#   make molecule SCENARIO=controller   one molecule scenario (all of them without SCENARIO)
+#   make dist   build the collection tarball into dist/
+#   make sanity   ansible-test sanity on the built collection (also part of make test)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -14,6 +17,8 @@ COLLECTIONS := $(CURDIR)/.build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/tmc/multicluster
 DEMO_STATE ?= $(CURDIR)/.testbed/demo
 PYTEST_ARGS ?=
+# Targets that need what the collection tarball leaves out (benchmarks/, hack/upgrade/: see galaxy.yml) say so.
+repo_only = @test -e $(1) || { echo "$(1) is not in the collection tarball: run 'make $@' in a git checkout of tmc.multicluster"; exit 2; }
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
@@ -22,7 +27,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 
 .PHONY: help venv collection testbed-binaries testbed-up testbed-down testbed-status lint unit integration test demo \
-        e2e retained-replicas-long sanity bench-placement bench-placement-spread bench-cel schema bench-sync bench-latency bench-latency-short bench-memory bench-cache clean chaos upgrade
+        e2e retained-replicas-long sanity molecule dist bench-placement bench-placement-spread bench-cel schema bench-sync bench-latency bench-latency-short bench-memory bench-cache clean chaos upgrade
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -69,6 +74,8 @@ integration: venv collection testbed-binaries
 	@$(BIN)/python -m pytest $(or $(TESTS),tests/integration) $(PYTEST_ARGS)
 
 test: venv collection testbed-binaries lint
+	@echo "==> ansible-test sanity (the built collection)"
+	@bash hack/sanity/run.sh
 	@$(BIN)/python -m pytest tests/unit tests/integration $(PYTEST_ARGS)
 
 demo: testbed-up
@@ -85,10 +92,17 @@ chaos: venv collection testbed-binaries
 # own in .testbed/upgrade (left running); the report is .testbed/upgrade/upgrade-report.json.
 UPGRADE_STATE ?= $(CURDIR)/.testbed/upgrade
 upgrade: venv collection testbed-binaries
+	$(call repo_only,hack/upgrade)
 	@$(BIN)/python -m hack.testbed up --state $(UPGRADE_STATE)
 	@ANSIBLE_LOCALHOST_WARNING=false $(BIN)/ansible-playbook -i localhost, -c local playbooks/upgrade.yml \
 	  -e tmc_testbed_state=$(UPGRADE_STATE) -e tmc_upgrade_rollback=true \
 	  -e tmc_upgrade_report=$(UPGRADE_STATE)/upgrade-report.json
+
+# Molecule as a user runs it: from the collection root, with the venv on PATH and ANSIBLE_COLLECTIONS_PATH set
+# (both exported above). The testbed the scenarios share is .testbed/molecule (TMC_TESTBED_STATE to change it).
+SCENARIO ?=
+molecule: venv collection testbed-binaries
+	@$(BIN)/molecule test $(if $(SCENARIO),-s $(SCENARIO),--all)
 
 e2e: venv collection testbed-binaries
 	@$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
@@ -97,16 +111,24 @@ e2e: venv collection testbed-binaries
 retained-replicas-long: venv collection testbed-binaries
 	@TMC_RETAIN_OBSERVE_SECONDS=300 $(BIN)/python -m pytest tests/integration/test_retained_replicas.py $(PYTEST_ARGS)
 
+# make dist: the collection tarball, as ansible-galaxy builds it (build_ignore in galaxy.yml), into dist/.
+dist: venv
+	@mkdir -p dist
+	@$(BIN)/ansible-galaxy collection build --force --output-path dist . | tail -n1
+
 sanity: venv collection
 	@bash hack/sanity/run.sh
 
 bench-placement: venv collection
+	$(call repo_only,benchmarks)
 	@$(BIN)/python benchmarks/placement_scale.py --clusters 5000 --placements 1000 --json
 
 bench-placement-spread: venv collection
+	$(call repo_only,benchmarks)
 	@$(BIN)/python benchmarks/placement_scale.py --clusters 5000 --placements 1000 --spread-heavy --json
 
 bench-cel: venv collection
+	$(call repo_only,benchmarks)
 	@$(BIN)/python benchmarks/cel_budget.py --json
 
 # The engine's copy of the WorkloadPlacement schema (plugins/module_utils/placement/schema.py), after a CRD change.
@@ -114,21 +136,26 @@ schema: venv
 	@$(BIN)/python hack/gen_placement_schema.py
 
 bench-sync: venv collection testbed-binaries
+	$(call repo_only,benchmarks)
 	@$(BIN)/python benchmarks/sync_vs_k8s_module.py --objects 200 --clusters 3 --json
 
 bench-latency: venv collection testbed-binaries
+	$(call repo_only,benchmarks)
 	@$(BIN)/python benchmarks/sync_latency.py --workloads 1000 --clusters 3 --json
 
 bench-latency-short: venv collection testbed-binaries
+	$(call repo_only,benchmarks)
 	@$(BIN)/python benchmarks/sync_latency.py --workloads 100 --clusters 3 --json
 
 # Peak and steady memory of the daemons at 10,000 workloads x 3 clusters (issue 6): replicas 0, so no pods.
 bench-memory: venv collection testbed-binaries
+	$(call repo_only,benchmarks)
 	@$(BIN)/python benchmarks/sync_latency.py --workloads 10000 --clusters 3 --replicas 0 --updates 0 \
 		--upsync-samples 0 --no-floor --json
 
 # The controller's watch caches at 10,000 workloads x 3 clusters, in one process (no testbed).
 bench-cache: venv collection
+	$(call repo_only,benchmarks)
 	@$(BIN)/python benchmarks/cache_memory.py --workloads 10000 --clusters 3 --json
 
 clean: testbed-down

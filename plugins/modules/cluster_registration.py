@@ -129,6 +129,15 @@ options:
         real migration; the objects on the old member stay there, no longer managed.
     type: bool
     default: false
+  take_over:
+    description:
+      - When another registration already has this member, deregister it first with O(drain=false) (its objects
+        stay on the member, released from TMC) and register this one: a member moves to a new name in one step,
+        and a lab can register the same clusters under a scenario's names. Without it such a registration fails
+        and names the other one.
+      - Never two registrations of one member at a time either way.
+    type: bool
+    default: false
   syncer_kubeconfig_dest:
     description:
       - Write the syncer's hub kubeconfig (its own token; only its namespace) to this path, mode 0600.
@@ -284,7 +293,12 @@ import re
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube
 from ansible_collections.tmc.multicluster.plugins.module_utils.args import MEMBER_SPEC, argspec
 from ansible_collections.tmc.multicluster.plugins.module_utils.module import TMCModule
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, deregistration, registration
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import (
+    clusters,
+    deregistration,
+    identity,
+    registration,
+)
 
 # At most 51 characters, so that the hub namespace tmc-cluster-<name> is a DNS label too.
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,49}[a-z0-9])?$")
@@ -318,6 +332,7 @@ ARGSPEC = argspec(
     syncer_kubeconfig_dest={"type": "path"},
     syncer_hub_url={"type": "str"},
     rekey={"type": "bool", "default": False},
+    take_over={"type": "bool", "default": False},
 )
 
 
@@ -372,19 +387,31 @@ def _present(m: TMCModule) -> dict:
     flattened = kube.flatten_kubeconfig(member, spec.name) if member is not None and spec.sync_mode == "Push" else None
     before = hub.get(api.API_VERSION, api.KIND_CLUSTER, spec.name)
     now = dt.datetime.now(dt.UTC)
-    outcome = registration.register_cluster(
-        hub,
-        member,
-        spec,
-        flattened,
-        now,
-        thresholds,
-        heartbeat=p["heartbeat"],
-        check_mode=m.check_mode,
-        rekey=p["rekey"],
-    )
+    taken: list[str] = []
+    while True:
+        try:
+            outcome = registration.register_cluster(
+                hub,
+                member,
+                spec,
+                flattened,
+                now,
+                thresholds,
+                heartbeat=p["heartbeat"],
+                check_mode=m.check_mode,
+                rekey=p["rekey"],
+                taking_over=frozenset(taken),
+            )
+            break
+        except identity.IdentityConflict as err:
+            if not p["take_over"] or not err.other or err.other in taken:
+                raise
+            # One registration per member: the one that has it goes first, its objects left running, released.
+            deregistration.deregister_cluster(hub, member, err.other, False, p["drain_timeout"], m.check_mode)
+            taken.append(err.other)
     changes = [f"{kind}/{name}" for kind, name, change in outcome.changes if change.changed]
-    result: dict = {"changed": outcome.changed, "registration": outcome.registration, "changes": changes}
+    changes += [f"{api.KIND_CLUSTER}/{name} (taken over: deregistered, drain false)" for name in taken]
+    result: dict = {"changed": outcome.changed or bool(taken), "registration": outcome.registration, "changes": changes}
     if outcome.cluster_id:
         result["cluster_id"] = outcome.cluster_id
     if outcome.member:

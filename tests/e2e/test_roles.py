@@ -208,6 +208,7 @@ def register(bed, name: str, member: str, ns: str, dest: Path) -> None:
             "namespace_selector": {"matchLabels": {SCOPE_LABEL: ns}},
             "member": {"kubeconfig": str(bed.kubeconfig(member, direct=True))},
             "syncer_kubeconfig_dest": str(dest),
+            "take_over": True,  # one registration per member: an earlier test's goes first
         },
     )
     assert not run.failed, run.output

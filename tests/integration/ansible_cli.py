@@ -21,7 +21,8 @@ def hub_args(bed, **extra) -> dict:
 
 def register_members(bed, labels_of) -> None:
     """Register every member of the testbed in push mode with a fresh heartbeat; ``labels_of(name)``
-    gives each one's labels, and its location is its region."""
+    gives each one's labels, and its location is its region. A registration of the same member under
+    another name (an earlier test's) is taken over: one registration per member."""
     for name in bed.members:
         run = run_module(
             "cluster_registration",
@@ -32,9 +33,40 @@ def register_members(bed, labels_of) -> None:
                 heartbeat=True,
                 labels=labels_of(name),
                 member={"kubeconfig": str(bed.kubeconfig(name, direct=True))},
+                take_over=True,
             ),
         )
         assert not run.failed, run.output
+
+
+def free_members(bed) -> list[str]:
+    """Deregister (drain: false) every registration of a testbed member, whatever its name, for a test
+    that registers the members under names of its own with a build that cannot take them over (the
+    previous build of the upgrade test). Returns the names it deregistered."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=str(bed.kubeconfig("hub", direct=True)), client_configuration=configuration)
+    urls, ids = set(), set()
+    for name in bed.members:
+        urls |= {bed.server(name), bed.server(name, direct=True)}
+        member_config = client.Configuration()
+        config.load_kube_config(
+            config_file=str(bed.kubeconfig(name, direct=True)), client_configuration=member_config
+        )
+        with client.ApiClient(member_config) as api:
+            ids.add(client.CoreV1Api(api).read_namespace("kube-system").metadata.uid)
+    with client.ApiClient(configuration) as api:
+        found = client.CustomObjectsApi(api).list_cluster_custom_object("tmc.kcp.io", "v1alpha1", "clusterregistrations")
+    freed = []
+    for item in found["items"]:
+        status, spec = item.get("status") or {}, item.get("spec") or {}
+        if status.get("clusterID") in ids or spec.get("endpoint") in urls:
+            name = item["metadata"]["name"]
+            run = run_module("cluster_registration", hub_args(bed, name=name, state="absent", drain=False))
+            assert not run.failed, run.output
+            freed.append(name)
+    return freed
 
 
 def _env(extra: dict | None = None) -> dict:

@@ -60,6 +60,7 @@ def fleet(tmc_hub, tmp_path_factory):
                 "location": bed.state["clusters"][name]["region"],
                 "labels": {"env": "test"},
                 "member": {"kubeconfig": str(bed.kubeconfig(name, direct=True))},
+                "take_over": True,  # one registration per member: an earlier test's goes first
             },
         )
         assert not run.failed, run.output

@@ -283,7 +283,10 @@ def test_push_deregistration_with_the_controller_running(
     register(bed, name, "Push", tmp_path)
     objects = app(hub_api_client, ns, name)
     try:
-        sync = lambda: run_module("workload_sync", hub_args(bed, namespace=ns))  # noqa: E731
+
+        def sync():
+            return run_module("workload_sync", hub_args(bed, namespace=ns))
+
         wait_for("the controller's SyncWorks", lambda: len(works_of(hub_api_client, name, ns)) == 3)
         first = sync()
         assert not first.failed, first.output

@@ -245,7 +245,6 @@ def being_deregistered(hub: kube.Kube, names) -> set[str]:
     return {name for name in names if deregistration_mode(hub.get(api.API_VERSION, api.KIND_CLUSTER, name))}
 
 
-
 # ------------------------------------------------------------------ member probe
 
 

@@ -39,7 +39,12 @@ FIELD_MANAGER = "tmc-multicluster"
 
 
 class IdentityConflict(api.TMCError):
-    """The member is another registration's, or the registration belongs to another member."""
+    """The member is another registration's (``other``, on this hub), or the registration belongs to
+    another member (``other`` None)."""
+
+    def __init__(self, message: str, other: str | None = None):
+        super().__init__(message)
+        self.other = other
 
 
 def cluster_id_of(registration: Mapping | None) -> str | None:
@@ -72,12 +77,17 @@ def _describe(registration: Mapping) -> str:
 
 
 def find_other_registration(
-    registrations: list[Mapping], name: str, cluster_id: str | None, endpoint: str | None
+    registrations: list[Mapping],
+    name: str,
+    cluster_id: str | None,
+    endpoint: str | None,
+    ignore: frozenset = frozenset(),
 ) -> Mapping | None:
     """Another registration of the same member: the same identity, or, where one of the two has no
-    identity recorded yet, the same endpoint."""
+    identity recorded yet, the same endpoint. Registrations named in ``ignore`` (being taken over) do not count."""
     for other in registrations:
-        if other["metadata"]["name"] == name or (other.get("metadata") or {}).get("deletionTimestamp"):
+        meta = other.get("metadata") or {}
+        if meta["name"] == name or meta["name"] in ignore or meta.get("deletionTimestamp"):
             continue
         theirs = cluster_id_of(other)
         if cluster_id and theirs:
@@ -89,18 +99,25 @@ def find_other_registration(
 
 
 def check_registration(
-    registrations: list[Mapping], name: str, cluster_id: str | None, endpoint: str | None, rekey: bool
+    registrations: list[Mapping],
+    name: str,
+    cluster_id: str | None,
+    endpoint: str | None,
+    rekey: bool,
+    ignore: frozenset = frozenset(),
 ) -> None:
     """Refuse a registration of a member that another registration has, or a re-pointing of ``name``
     at another member (unless ``rekey``). The message names the existing registration."""
-    other = find_other_registration(registrations, name, cluster_id, endpoint)
+    other = find_other_registration(registrations, name, cluster_id, endpoint, ignore)
     if other is not None:
         other_name = other["metadata"]["name"]
         same = f"identity {cluster_id}" if cluster_id and cluster_id_of(other) else f"endpoint {endpoint}"
         raise IdentityConflict(
             f"this member ({same}) is already registered as {_describe(other)}; registering it again as "
             f"{name!r} would let both manage (and drain) the same objects. Deregister {other_name!r} first "
-            f"(drain: false keeps its workloads running) or keep using the name {other_name!r}"
+            f"(drain: false keeps its workloads running), keep using the name {other_name!r}, or register with "
+            f"take_over: true to do both in one step",
+            other_name,
         )
     current = next((r for r in registrations if r["metadata"]["name"] == name), None)
     recorded = cluster_id_of(current)
@@ -180,6 +197,7 @@ def check_record(
     rekey: bool,
     registrations: list[Mapping] = (),
     cluster_id: str | None = None,
+    ignore: frozenset = frozenset(),
 ) -> None:
     """Refuse a member whose own record says it is another registration's, on another hub, or on this
     one. On this hub the hub has the last word: a record naming a registration that is gone, or that
@@ -192,7 +210,7 @@ def check_record(
             f"as {record.registration!r}; see {record.where} on the member): deregister it from that hub first, "
             "or run again with rekey: true to take it over"
         )
-    if record.registration == name:
+    if record.registration == name or record.registration in ignore:
         return
     other = next((r for r in registrations if r["metadata"]["name"] == record.registration), None)
     theirs = cluster_id_of(other)
@@ -201,7 +219,8 @@ def check_record(
     raise IdentityConflict(
         f"the member is already registered as ClusterRegistration {record.registration!r} on this hub "
         f"({record.where} on the member says so); deregister {record.registration!r} first (drain: false "
-        "keeps its workloads running), or keep using the name"
+        "keeps its workloads running), keep using the name, or register with take_over: true",
+        record.registration,
     )
 
 

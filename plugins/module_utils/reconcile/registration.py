@@ -125,8 +125,11 @@ def register_cluster(
     heartbeat: bool = False,
     check_mode: bool = False,
     rekey: bool = False,
+    taking_over: frozenset = frozenset(),
 ) -> RegisterResult:
-    """Create or update everything cluster ``spec.name`` needs on the hub; probe the member."""
+    """Create or update everything cluster ``spec.name`` needs on the hub; probe the member.
+
+    ``taking_over``: registrations of the same member that the caller deregisters (check mode: would)."""
     current = hub.get(api.API_VERSION, api.KIND_CLUSTER, spec.name)
     _refuse_while_deregistering(current, spec.name)
     info, probe_error = _probe(member, spec.name)
@@ -135,11 +138,11 @@ def register_cluster(
     endpoint = spec.endpoint or (member.host if member is not None else None)
     cluster_id = identity.read_cluster_id(member, f"member {spec.name}") if info is not None else None
     registrations = hub.list(api.API_VERSION, api.KIND_CLUSTER)
-    identity.check_registration(registrations, spec.name, cluster_id, endpoint, rekey)
+    identity.check_registration(registrations, spec.name, cluster_id, endpoint, rekey, taking_over)
     clusterset = hub_clusterset(hub)
     if cluster_id is not None:
         record = identity.read_record(member)
-        identity.check_record(record, spec.name, clusterset, rekey, registrations, cluster_id)
+        identity.check_record(record, spec.name, clusterset, rekey, registrations, cluster_id, taking_over)
     registration = clusters.registration_object(spec, endpoint)
     _validate(hub, registration)
     objects = [clusters.cluster_namespace_object(spec.name), *clusters.syncer_identity_objects(spec.name)]
