@@ -95,8 +95,10 @@ options:
     type: str
   heartbeat:
     description:
-      - Renew the cluster's heartbeat Lease (push mode without a syncer). A renewal is a write, so the task
-        reports C(changed).
+      - Renew the cluster's heartbeat Lease (push mode without a syncer), so that the cluster is Ready now; in
+        push mode M(tmc.multicluster.workload_sync) renews it on every pass after that.
+      - The renewal is a liveness signal, not a change of the registration, so it does not make the task
+        C(changed) (RV(heartbeat_renewed) says it happened).
     type: bool
     default: false
   heartbeat_threshold:
@@ -157,13 +159,15 @@ attributes:
     support: full
     description: Returns the object before and after.
   idempotent:
-    support: partial
-    description: Idempotent, except that O(heartbeat=true) renews the Lease on every run.
+    support: full
+    description: A repeated run reports no change (a heartbeat renewal is not a change).
 seealso:
   - module: tmc.multicluster.cluster_info
 """
 
 EXAMPLES = r"""
+# Push mode: the module (and workload_sync) write to the member. heartbeat: true makes it Ready now;
+# workload_sync renews the heartbeat on each pass after that.
 - name: Register member1 in push mode and write its syncer's kubeconfig
   tmc.multicluster.cluster_registration:
     kubeconfig: ~/.kube/hub.kubeconfig
@@ -174,7 +178,8 @@ EXAMPLES = r"""
       gpu: "false"
     member:
       kubeconfig: ~/.kube/member1.kubeconfig
-    syncer_kubeconfig_dest: /etc/tmc/member1-syncer.kubeconfig
+    heartbeat: true
+    syncer_kubeconfig_dest: ~/.config/tmc/member1-syncer.kubeconfig
 
 # Each run states the whole registration (server-side apply): repeat the labels
 # and location when you only mean to cordon, or they are removed.
@@ -255,6 +260,10 @@ changes:
   type: list
   elements: str
   sample: [ClusterRegistration/member1, Namespace/tmc-cluster-member1]
+heartbeat_renewed:
+  description: Whether the run renewed the cluster's heartbeat Lease (O(heartbeat=true)).
+  returned: state=present
+  type: bool
 syncer_kubeconfig_path:
   description: Where the syncer's kubeconfig was written.
   returned: when O(syncer_kubeconfig_dest) is set
@@ -414,6 +423,7 @@ def _present(m: TMCModule) -> dict:
     result: dict = {"changed": outcome.changed or bool(taken), "registration": outcome.registration, "changes": changes}
     if outcome.cluster_id:
         result["cluster_id"] = outcome.cluster_id
+    result["heartbeat_renewed"] = outcome.heartbeat_renewed
     if outcome.member:
         info = outcome.member
         result["member"] = {

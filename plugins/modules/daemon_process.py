@@ -129,6 +129,8 @@ seealso:
 """
 
 EXAMPLES = r"""
+# argv runs without a shell: expand ~ here. PYTHONPATH is where the collection is installed
+# (ansible-galaxy's default: ~/.ansible/collections).
 - name: Run a TMC syncer for member1 as a supervised local process
   tmc.multicluster.daemon_process:
     name: tmc-syncer-member1
@@ -138,13 +140,13 @@ EXAMPLES = r"""
       - ansible_collections.tmc.multicluster.plugins.module_utils.daemons
       - syncer
       - --cluster-name=member1
-      - --kubeconfig=/etc/tmc/member1-syncer.kubeconfig
-      - --downstream-kubeconfig=/etc/tmc/member1.kubeconfig
-      - --health-port=9461
+      - --kubeconfig={{ '~/.config/tmc/member1-syncer.kubeconfig' | ansible.builtin.expanduser }}
+      - --downstream-kubeconfig={{ '~/.kube/member1.kubeconfig' | ansible.builtin.expanduser }}
+      - --health-port=9471
     env:
-      PYTHONPATH: /usr/share/ansible/collections
+      PYTHONPATH: "{{ '~/.ansible/collections' | ansible.builtin.expanduser }}"
     restart_policy: always
-    wait_ready_url: http://127.0.0.1:9461/readyz
+    wait_ready_url: http://127.0.0.1:9471/readyz
 
 - name: Stop it (SIGTERM, then SIGKILL after 30 seconds)
   tmc.multicluster.daemon_process:

@@ -77,9 +77,49 @@ EXAMPLES = r"""
         data:
           color: blue
 
-- name: Install TMC's CRDs from the files the hub role ships
+- name: A web app on the hub, ready to be placed (kubeconfig from $KUBECONFIG or ~/.kube/config)
   tmc.multicluster.manifest_apply:
-    definitions: "{{ lookup('ansible.builtin.file', 'crds.yaml') | ansible.builtin.from_yaml_all | list }}"
+    definitions:
+      - apiVersion: v1
+        kind: Namespace
+        metadata:
+          name: shop
+      - apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: web
+          namespace: shop
+          labels:
+            app: web
+        spec:
+          replicas: 4
+          selector:
+            matchLabels:
+              app: web
+          template:
+            metadata:
+              labels:
+                app: web
+            spec:
+              containers:
+                - name: web
+                  image: registry.example/web:1.0
+      - apiVersion: v1
+        kind: Service
+        metadata:
+          name: web
+          namespace: shop
+          labels:
+            app: web
+        spec:
+          selector:
+            app: web
+          ports:
+            - port: 80
+              targetPort: 8080
+
+# A file of several YAML documents next to the playbook:
+#   definitions: "{{ lookup('ansible.builtin.file', 'app.yaml') | ansible.builtin.from_yaml_all | list }}"
 """
 
 RETURN = r"""

@@ -108,17 +108,20 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     var: web_placement.explanations
 
-- name: Only clusters with a GPU and at least 8 CPUs free (CEL)
+- name: Training jobs only on clusters with a GPU and at least 8 CPUs free (CEL)
   tmc.multicluster.placement:
     name: training
-    namespace: ml
+    namespace: shop
     spec:
+      workloadSelector:
+        matchLabels:
+          app: training
       predicates:
         - "cluster.labels['gpu'] == 'true' && cluster.allocatable.cpu >= 8.0"
 
-- name: Remove the placement
+- name: Remove that placement
   tmc.multicluster.placement:
-    name: web
+    name: training
     namespace: shop
     state: absent
 """

@@ -142,8 +142,9 @@ def run_playbook(
     check: bool = False,
     env: dict | None = None,
     inventory: str = "localhost,",
+    local: bool = True,
 ) -> subprocess.CompletedProcess:
-    cmd = [str(BIN / "ansible-playbook"), "-i", inventory, "-c", "local", str(playbook)]
+    cmd = [str(BIN / "ansible-playbook"), "-i", inventory, *(["-c", "local"] if local else []), str(playbook)]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if check:

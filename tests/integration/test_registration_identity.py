@@ -102,6 +102,24 @@ def test_the_same_member_under_a_second_name_is_refused_naming_the_first(bed, hu
     assert hub_objects_of(hub_api_client, "again") == set(), "nothing was created"
 
 
+def test_take_over_moves_the_member_to_a_new_name_in_one_step(bed, hub_api_client, member_api_clients):
+    assert not register(bed, "member1").failed
+    moved = register(bed, "again", member_of="member1", take_over=True)
+    assert not moved.failed, moved.output
+    assert "ClusterRegistration/member1 (taken over: deregistered, drain false)" in moved.result["changes"]
+    assert registration(hub_api_client, "member1") is None
+    assert hub_objects_of(hub_api_client, "member1") == set(), "the old registration left nothing"
+    uid = kube_system_uid(member_api_clients["member1"])
+    assert registration(hub_api_client, "again")["status"]["clusterID"] == uid
+    record = client.CoreV1Api(member_api_clients["member1"]).read_namespaced_config_map(
+        "tmc-cluster-properties", "tmc-system"
+    )
+    assert record.data["registration.tmc.kcp.io"] == "again"
+    back = register(bed, "member1", take_over=True)
+    assert not back.failed, back.output
+    assert registration(hub_api_client, "again") is None
+
+
 def test_re_pointing_a_registration_at_another_member_is_refused_unless_rekeyed(
     bed, hub_api_client, member_api_clients
 ):

@@ -34,6 +34,7 @@ class RegisterResult:
     changes: list = field(default_factory=list)  # (kind, name, Change)
     member: clusters.MemberInfo | None = None
     cluster_id: str | None = None
+    heartbeat_renewed: bool = False
 
 
 def _refuse_while_deregistering(current: Mapping | None, name: str) -> None:
@@ -199,8 +200,10 @@ def _ensure_lease(
         if not check_mode:
             created.append(obj)
     if heartbeat:
+        # A liveness signal, like a ping: renewing it is not a change of the registration (a repeated run
+        # with heartbeat: true reports ok), as workload_sync's renewals are not.
         lease = clusters.renew_heartbeat(hub, name, now, check_mode)
-        result.changes.append(("Lease", api.heartbeat_lease_name(name), kube.Change(True, None, lease)))
+        result.heartbeat_renewed = True
     return lease
 
 
@@ -222,8 +225,14 @@ def _write_status(
     if cluster_id is not None:
         status["clusterID"] = cluster_id
     if result.registration is not None and clusters.write_status(hub, registration, status, check_mode):
-        result.changes.append((api.KIND_CLUSTER + "/status", spec.name, kube.Change(True, registration, status)))
+        # A new lastHeartbeatTime alone comes from the renewal: not a change either.
+        changed = _without_beat(registration.get("status") or {}) != _without_beat(status)
+        result.changes.append((api.KIND_CLUSTER + "/status", spec.name, kube.Change(changed, registration, status)))
         result.registration = {**registration, "status": status}
+
+
+def _without_beat(status: Mapping) -> dict:
+    return {k: v for k, v in status.items() if k != "lastHeartbeatTime"}
 
 
 def _apply(hub: kube.Kube, obj: Mapping, check_mode: bool) -> kube.Change:
