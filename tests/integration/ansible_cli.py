@@ -51,13 +51,13 @@ def free_members(bed) -> list[str]:
     for name in bed.members:
         urls |= {bed.server(name), bed.server(name, direct=True)}
         member_config = client.Configuration()
-        config.load_kube_config(
-            config_file=str(bed.kubeconfig(name, direct=True)), client_configuration=member_config
-        )
+        config.load_kube_config(config_file=str(bed.kubeconfig(name, direct=True)), client_configuration=member_config)
         with client.ApiClient(member_config) as api:
             ids.add(client.CoreV1Api(api).read_namespace("kube-system").metadata.uid)
     with client.ApiClient(configuration) as api:
-        found = client.CustomObjectsApi(api).list_cluster_custom_object("tmc.kcp.io", "v1alpha1", "clusterregistrations")
+        found = client.CustomObjectsApi(api).list_cluster_custom_object(
+            "tmc.kcp.io", "v1alpha1", "clusterregistrations"
+        )
     freed = []
     for item in found["items"]:
         status, spec = item.get("status") or {}, item.get("spec") or {}
