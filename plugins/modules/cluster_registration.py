@@ -134,7 +134,7 @@ options:
   take_over:
     description:
       - When another registration already has this member, deregister it first with O(drain=false) (its objects
-        stay on the member, released from TMC) and register this one: a member moves to a new name in one step,
+        stay on the member, released from TMC) and register this one. A member moves to a new name in one step,
         and a lab can register the same clusters under a scenario's names. Without it such a registration fails
         and names the other one.
       - Never two registrations of one member at a time either way.
