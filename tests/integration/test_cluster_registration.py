@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 
 import pytest
@@ -80,27 +81,54 @@ def test_register_check_real_repeat(tmc_hub, hub_api_client, tmp_path):
     assert not register(bed, "member1", check=True, **opts).changed
 
 
+def view_with_fresh_heartbeat(bed, name, timeout=300.0, **opts):
+    """cluster_info's view of ``name`` read while its heartbeat is fresh: renewed (cluster_registration
+    heartbeat: true, with ``opts``) right before the read. On a loaded machine the read can come after
+    the 40 s threshold, so the view is then honestly not Ready: renew and read again, until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        renewed = register(bed, name, heartbeat=True, **opts)
+        assert not renewed.failed and renewed.result["heartbeat_renewed"], renewed.output
+        view = info(bed, name=name)[name]
+        if view["ready"]:
+            return view
+        assert view["heartbeat_age_seconds"] >= 40, f"{name} not Ready with a fresh heartbeat: {view}"
+        assert time.monotonic() < deadline, f"{name} never read with a fresh heartbeat in {timeout}s: {view}"
+
+
+def cordon_taints(view):
+    return [t for t in view["taints"] if t["key"] == "tmc.kcp.io/unschedulable"]
+
+
 def test_heartbeat_makes_clusters_ready_and_cordon_shows(tmc_hub):
     bed = tmc_hub
+    where = {name: bed.state["clusters"][name]["region"] for name in bed.members}
     for name in bed.members:
-        run = register(bed, name, heartbeat=True, location=bed.state["clusters"][name]["region"])
+        run = register(bed, name, heartbeat=True, location=where[name])
         assert not run.failed, run.output
         assert run.result["health"]["ready"] is True and run.result["health"]["status"] == "True"
     clusters = info(bed)
-    assert {n for n, c in clusters.items() if c["ready"] is True} >= set(bed.members)
-    assert {c["ready_status"] for c in clusters.values()} == {"True"}
-    assert clusters["member2"]["location"] == "us-west"
-    assert clusters["member2"]["capacity"]["cpu"] == "24"
-    assert clusters["member2"]["heartbeat_age_seconds"] < 40
+    assert set(bed.members) <= set(clusters)
+    assert all(isinstance(c["ready"], bool) and c["ready"] == (c["ready_status"] == "True") for c in clusters.values())
+    member2 = view_with_fresh_heartbeat(bed, "member2", location="us-west")
+    assert member2["ready"] is True and member2["ready_status"] == "True" and member2["schedulable"]
+    assert member2["location"] == "us-west"
+    assert member2["capacity"]["cpu"] == "24"
+    assert member2["heartbeat_age_seconds"] < 40
 
     cordon = register(bed, "member2", unschedulable=True, location="us-west")
     assert cordon.changed
     clusters = info(bed)
     assert clusters["member2"]["cordoned"] and not clusters["member2"]["schedulable"]
-    assert clusters["member3"]["schedulable"]
+    assert [t["effect"] for t in cordon_taints(clusters["member2"])] == ["NoSchedule"]
+    assert not clusters["member3"]["cordoned"] and cordon_taints(clusters["member3"]) == []
     assert set(info(bed, location="us-west")) == {"member2"}
+    # Still cordoned with a fresh heartbeat: the cordon alone keeps it unschedulable.
+    assert not view_with_fresh_heartbeat(bed, "member2", location="us-west", unschedulable=True)["schedulable"]
     assert register(bed, "member2", unschedulable=False, location="us-west").changed
-    assert info(bed, name="member2")["member2"]["schedulable"]
+    uncordoned = info(bed, name="member2")["member2"]
+    assert not uncordoned["cordoned"] and cordon_taints(uncordoned) == []
+    assert view_with_fresh_heartbeat(bed, "member2", location="us-west")["schedulable"]
 
 
 def test_cluster_info_filters_by_labels(tmc_hub):
