@@ -81,18 +81,23 @@ def test_register_check_real_repeat(tmc_hub, hub_api_client, tmp_path):
     assert not register(bed, "member1", check=True, **opts).changed
 
 
-def view_with_fresh_heartbeat(bed, name, timeout=300.0, **opts):
+# A loaded machine (CI with other jobs) can take longer than the default 40 s threshold between a
+# heartbeat renewal and the cluster_info that reads it; the cordon tests read with this one.
+SLOW_MACHINE = {"heartbeat_threshold": 600, "eviction_timeout": 600}
+
+
+def view_with_fresh_heartbeat(bed, name, timeout=900.0, **opts):
     """cluster_info's view of ``name`` read while its heartbeat is fresh: renewed (cluster_registration
-    heartbeat: true, with ``opts``) right before the read. On a loaded machine the read can come after
-    the 40 s threshold, so the view is then honestly not Ready: renew and read again, until ``timeout``."""
+    heartbeat: true, with ``opts``) right before the read. A read that still comes after the threshold
+    is honestly not Ready: renew and read again, until ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         renewed = register(bed, name, heartbeat=True, **opts)
         assert not renewed.failed and renewed.result["heartbeat_renewed"], renewed.output
-        view = info(bed, name=name)[name]
+        view = info(bed, name=name, **SLOW_MACHINE)[name]
         if view["ready"]:
             return view
-        assert view["heartbeat_age_seconds"] >= 40, f"{name} not Ready with a fresh heartbeat: {view}"
+        assert view["heartbeat_age_seconds"] >= 600, f"{name} not Ready with a fresh heartbeat: {view}"
         assert time.monotonic() < deadline, f"{name} never read with a fresh heartbeat in {timeout}s: {view}"
 
 
@@ -107,18 +112,18 @@ def test_heartbeat_makes_clusters_ready_and_cordon_shows(tmc_hub):
         run = register(bed, name, heartbeat=True, location=where[name])
         assert not run.failed, run.output
         assert run.result["health"]["ready"] is True and run.result["health"]["status"] == "True"
-    clusters = info(bed)
-    assert set(bed.members) <= set(clusters)
+    clusters = info(bed, **SLOW_MACHINE)
+    assert {n for n, c in clusters.items() if c["ready"] is True} >= set(bed.members)
     assert all(isinstance(c["ready"], bool) and c["ready"] == (c["ready_status"] == "True") for c in clusters.values())
     member2 = view_with_fresh_heartbeat(bed, "member2", location="us-west")
     assert member2["ready"] is True and member2["ready_status"] == "True" and member2["schedulable"]
     assert member2["location"] == "us-west"
     assert member2["capacity"]["cpu"] == "24"
-    assert member2["heartbeat_age_seconds"] < 40
+    assert member2["heartbeat_age_seconds"] < 600
 
     cordon = register(bed, "member2", unschedulable=True, location="us-west")
     assert cordon.changed
-    clusters = info(bed)
+    clusters = info(bed, **SLOW_MACHINE)
     assert clusters["member2"]["cordoned"] and not clusters["member2"]["schedulable"]
     assert [t["effect"] for t in cordon_taints(clusters["member2"])] == ["NoSchedule"]
     assert not clusters["member3"]["cordoned"] and cordon_taints(clusters["member3"]) == []
@@ -126,7 +131,7 @@ def test_heartbeat_makes_clusters_ready_and_cordon_shows(tmc_hub):
     # Still cordoned with a fresh heartbeat: the cordon alone keeps it unschedulable.
     assert not view_with_fresh_heartbeat(bed, "member2", location="us-west", unschedulable=True)["schedulable"]
     assert register(bed, "member2", unschedulable=False, location="us-west").changed
-    uncordoned = info(bed, name="member2")["member2"]
+    uncordoned = info(bed, name="member2", **SLOW_MACHINE)["member2"]
     assert not uncordoned["cordoned"] and cordon_taints(uncordoned) == []
     assert view_with_fresh_heartbeat(bed, "member2", location="us-west")["schedulable"]
 
