@@ -10,8 +10,11 @@ The oracle is the member API server itself, read with the official client.
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -213,6 +216,19 @@ def gone_from_hub(hub_api, name):
         assert err.value.status == 404
 
 
+def kubectl_objects(bed, cluster, ns):
+    """The member's Deployments, ConfigMaps (but kube-root-ca.crt) and Services in ``ns``, read by kubectl."""
+    cmd = [str(Path(bed.state["bin_dir"]) / "kubectl"), "--kubeconfig", str(bed.kubeconfig(cluster, direct=True))]
+    run = subprocess.run(
+        [*cmd, "get", "deployments,configmaps,services", "-n", ns, "--show-managed-fields", "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    return [o for o in json.loads(run.stdout)["items"] if o["metadata"]["name"] != "kube-root-ca.crt"]
+
+
 def placed(member_api, ns, objects):
     return all(read(member_api, kind, ns, name) for kind, name in objects)
 
@@ -251,7 +267,12 @@ def test_pull_drain_false_keeps_every_object_while_the_daemons_run(
     again = deregister(bed, name, drain=False)
     assert not again.failed and not again.changed, again.result
     cleanup_hub(hub_api_client, ns)
+    wait_for("the hub namespace gone (the controller has seen it)", lambda: namespace(hub_api_client, ns) is None)
     assert uids(member, ns, objects) == before, "the controller keeps its hands off a deregistered cluster"
+    # The same, read by kubectl: the objects as the member's owner sees them, none of them TMC's.
+    seen = kubectl_objects(bed, name, ns)
+    assert {(o["kind"], o["metadata"]["uid"]) for o in seen} == {(kind, before[kind]) for kind, _ in objects}
+    assert [tmc_marks(o) for o in seen] == [[]] * len(objects)
 
 
 def test_pull_drain_true_removes_the_objects_and_the_namespaces_tmc_created(
