@@ -245,9 +245,7 @@ def plan_works(
         hub.list(api.API_VERSION, api.KIND_PLACEMENT, namespace=namespace), key=lambda p: p["metadata"]["name"]
     )
     # A cluster being deregistered takes no new work; its SyncWorks are the deregistration's to remove.
-    registrations = [
-        r for r in hub.list(api.API_VERSION, api.KIND_CLUSTER) if not cluster_steps.deregistration_mode(r)
-    ]
+    registrations = [r for r in hub.list(api.API_VERSION, api.KIND_CLUSTER) if not cluster_steps.deregistration_mode(r)]
     if thresholds is not None:
         # Decide on each cluster's health now (``renewed``: heartbeats this pass renewed, or would in check mode).
         leases = cluster_steps.heartbeat_leases(hub)
