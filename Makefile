@@ -6,6 +6,10 @@
 #   make molecule SCENARIO=controller   one molecule scenario (all of them without SCENARIO)
 #   make dist   build the collection tarball into dist/
 #   make sanity   ansible-test sanity on the built collection (also part of make test)
+#   make cli    install kubectl-tmc (the kubectl plugin: kubectl tmc ...) into the venv, on make's PATH
+#   make install-cli PREFIX=~/.local   install kubectl-tmc into PREFIX/bin for your shell
+#   make docs   regenerate the generated reference pages and dashboards (CI checks them)
+#   make prometheus   build prometheus and promtool for the testbed (tests build it when they need it)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -26,7 +30,7 @@ export PYTHONPATH := $(COLLECTIONS):$(CURDIR)
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 
-.PHONY: help venv collection testbed-binaries testbed-up testbed-down testbed-status lint unit integration test demo \
+.PHONY: help venv collection cli install-cli docs prometheus testbed-binaries testbed-up testbed-down testbed-status lint unit integration test demo \
         e2e retained-replicas-long sanity molecule dist bench-placement bench-placement-spread bench-cel schema bench-sync bench-latency bench-latency-short bench-memory bench-cache clean chaos upgrade
 
 help:
@@ -50,6 +54,28 @@ collection:
 testbed-binaries:
 	@bash hack/testbed/build.sh >/dev/null
 
+prometheus:
+	@bash hack/testbed/build-prometheus.sh >/dev/null
+
+# kubectl finds plugins as executables named kubectl-<name> on PATH: kubectl-tmc runs the collection's CLI.
+# Under make, PYTHONPATH already points at this checkout's collection; elsewhere the one it was installed from.
+define KUBECTL_TMC
+#!/bin/sh
+# kubectl tmc: the tmc.multicluster operator CLI (docs/guides/cli.md).
+PYTHONPATH="$${PYTHONPATH:-$(COLLECTIONS)}" exec "$(BIN)/python" -m ansible_collections.tmc.multicluster.plugins.module_utils.cli "$$@"
+endef
+export KUBECTL_TMC
+
+cli: venv collection
+	@printf '%s\n' "$$KUBECTL_TMC" > $(BIN)/kubectl-tmc.tmp && chmod +x $(BIN)/kubectl-tmc.tmp && mv $(BIN)/kubectl-tmc.tmp $(BIN)/kubectl-tmc
+
+PREFIX ?= $(HOME)/.local
+install-cli: cli
+	@mkdir -p $(PREFIX)/bin && cp $(BIN)/kubectl-tmc $(PREFIX)/bin/kubectl-tmc && echo "installed $(PREFIX)/bin/kubectl-tmc"
+
+docs: venv collection
+	@$(BIN)/python -m hack.docs
+
 testbed-up: venv collection testbed-binaries
 	@$(BIN)/python -m hack.testbed up --state $(DEMO_STATE)
 
@@ -67,13 +93,13 @@ lint: venv collection
 	@echo "==> ansible-lint"
 	@$(BIN)/ansible-lint -q --offline
 
-unit: venv collection
+unit: venv collection cli
 	@$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-integration: venv collection testbed-binaries
+integration: venv collection cli testbed-binaries
 	@$(BIN)/python -m pytest $(or $(TESTS),tests/integration) $(PYTEST_ARGS)
 
-test: venv collection testbed-binaries lint
+test: venv collection cli testbed-binaries lint
 	@echo "==> ansible-test sanity (the built collection)"
 	@bash hack/sanity/run.sh
 	@$(BIN)/python -m pytest tests/unit tests/integration $(PYTEST_ARGS)

@@ -1,6 +1,8 @@
 """python -m hack.testbed up|down|status|env [--state DIR] [--members N]
 
-up      build missing binaries, start the hub and members, wait until ready (idempotent)
+up      build missing binaries, start the hub and members, wait until ready (idempotent);
+        --with-prometheus also starts a real Prometheus that scrapes every daemon registered
+        with hack.testbed.prometheus.Prometheus(bed).add_target (hack/testbed/prometheus.py)
 down    stop every process of the testbed and delete its state directory
 status  JSON: processes, resident memory, kubeconfigs
 env     shell exports (TMC_HUB_KUBECONFIG, TMC_MEMBER1_KUBECONFIG, ...); --json for JSON
@@ -23,6 +25,7 @@ import shlex
 import sys
 
 from .launcher import Component, Testbed, TestbedError
+from .prometheus import Prometheus, PrometheusError
 
 DEFAULT_STATE = os.environ.get("TMC_TESTBED_STATE", ".testbed/default")
 
@@ -55,11 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         help="number of member clusters (default: %(default)s)",
     )
     parser.add_argument("--json", action="store_true", help="env: print JSON instead of shell exports")
+    parser.add_argument("--with-prometheus", action="store_true", help="up: start Prometheus too")
     args = parser.parse_intermixed_args(argv)
     bed = Testbed(args.state, members=args.members)
     try:
         if args.verb == "up":
             info = bed.up()
+            if args.with_prometheus:
+                print(f"prometheus: {Prometheus(bed).up()}", file=sys.stderr)
             print(f"testbed up in {info['state_dir']}: hub + {', '.join(info['members'])}", file=sys.stderr)
             for name, variable in bed.env().items():
                 print(f"  {name}={variable}", file=sys.stderr)
@@ -94,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 for name, value in env.items():
                     print(f"export {name}={shlex.quote(value)}")
-    except TestbedError as err:
+    except (TestbedError, PrometheusError) as err:
         print(f"testbed: {err}", file=sys.stderr)
         return 1
     return 0

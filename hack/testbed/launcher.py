@@ -601,7 +601,10 @@ class Testbed:
         """Stop every process of this testbed; with ``purge`` remove its data too. Returns what was stopped."""
         if not self.state_file.exists():
             return []
-        stopped = [f"guest/{pid}" for pid in self._stop_guests()]
+        from .prometheus import Prometheus  # started on demand (up --with-prometheus); stopped with the testbed
+
+        stopped = ["hub/prometheus"] if Prometheus(self).down() else []
+        stopped += [f"guest/{pid}" for pid in self._stop_guests()]
         for c in reversed(self.components()):
             if self.stop(c):
                 stopped.append(f"{c.cluster}/{c.name}")
@@ -671,6 +674,8 @@ class Testbed:
         }
         if self.state.get("audit", True):
             variables["TMC_HUB_AUDIT_LOG"] = str(self.audit_dir / _audit().LOG_NAME)
+        if self.state.get("prometheus"):
+            variables["TMC_PROMETHEUS_URL"] = f"http://127.0.0.1:{self.state['prometheus']['port']}"
         for member in self.members:
             variables[f"TMC_{member.upper()}_KUBECONFIG"] = str(self.kubeconfig(member))
         return variables

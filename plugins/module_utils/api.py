@@ -40,6 +40,11 @@ ANNOTATION_CREATED_NAMESPACE = f"{GROUP}/created-namespace"
 # On a ClusterRegistration being deregistered: Orphan (its objects stay on the member) or Delete (drained).
 # The controller and the syncer stand down for the cluster while it is there.
 ANNOTATION_DEREGISTRATION = f"{GROUP}/deregistration"
+# When a SyncWork's desired state was written to the hub (RFC 3339, milliseconds): the syncer measures
+# the sync SLI from it (tmc_sync_latency_seconds). Set at write time, never compared.
+ANNOTATION_WRITTEN_AT = f"{GROUP}/written-at"
+# The W3C trace context of the pass that wrote a SyncWork's desired state (OpenTelemetry; tracing.py).
+ANNOTATION_TRACEPARENT = f"{GROUP}/traceparent"
 FINALIZER_SYNCER = f"{GROUP}/syncer"
 TAINT_UNREACHABLE = f"{GROUP}/unreachable"
 TAINT_UNSCHEDULABLE = f"{GROUP}/unschedulable"

@@ -613,6 +613,16 @@ class SummaryCounts:
                         for gone in [r for r in self._shared if r[0] == group]:
                             del self._shared[gone]
 
+    def per_cluster(self) -> dict:
+        """cluster -> [workloads, applied, available, degraded] over every group (the fleet's view)."""
+        totals: dict = {}
+        for per_group in self._clusters.values():
+            for cluster, counts in per_group.items():
+                total = totals.setdefault(cluster, [0, 0, 0, 0])
+                for index, value in enumerate(counts):
+                    total[index] += value
+        return totals
+
     def summarize(self, group) -> dict:
         """What ``summarize`` returns for the group's SyncWorks."""
         clusters, kinds = self._clusters.get(group, {}), self._kinds.get(group, {})

@@ -21,6 +21,7 @@ Run: ``python -m ansible_collections.tmc.multicluster.plugins.module_utils.daemo
 from __future__ import annotations
 
 import argparse
+import collections
 import logging
 import threading
 import time
@@ -247,6 +248,7 @@ class Controller:
             self._watch_caches()
         self.cached = CachedHub(hub, self.reflectors)
         self.elector = elector
+        metrics.watch_fleet(self._fleet)
 
     def _watch_caches(self) -> None:
         """One cache per watched kind. Where each kind is watched: one namespace, every namespace
@@ -657,6 +659,33 @@ class Controller:
                 clusters=len(verdicts),
             )
         self.evictions_held = held
+
+    def _fleet(self) -> list[observability.ClusterRow]:
+        """Each member cluster as this replica judges it now (the ``tmc_cluster_*`` metrics): the
+        verdict of ``health.evaluate`` the health passes use, its taints and the spec's, and the
+        SyncWork counts the summaries keep."""
+        registrations = self.reflectors.get((api.API_VERSION, api.KIND_CLUSTER))
+        leases = self.reflectors.get(("coordination.k8s.io/v1", "Lease"))
+        if registrations is None or leases is None:
+            return []
+        with self._summaries_lock:
+            counts = self.summaries.per_cluster()
+        now, rows = common.now_utc(), []
+        for registration in registrations.items():
+            name = registration["metadata"]["name"]
+            lease = leases.get(api.SYSTEM_NAMESPACE, api.heartbeat_lease_name(name))
+            verdict = health.evaluate(registration, lease, now, self.thresholds)
+            taints = [*((registration.get("spec") or {}).get("taints") or []), *verdict.taints]
+            rows.append(
+                observability.ClusterRow(
+                    name,
+                    verdict.ready == "True",
+                    verdict.heartbeat_age,
+                    collections.Counter(t.get("effect") for t in taints),
+                    tuple(counts.get(name, (0, 0, 0, 0))),
+                )
+            )
+        return rows
 
     # -- run
 

@@ -12,27 +12,21 @@ import errno
 import json
 import logging
 import threading
-from collections.abc import Callable
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube, tracing
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.pacing import StatusHold, StatusPacer
 
 try:
     import prometheus_client
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
     HAS_PROMETHEUS = True
 except ImportError:  # pragma: no cover - metrics are then off
     HAS_PROMETHEUS = False
-
-try:  # OpenTelemetry is optional: spans are a no-op without it.
-    from opentelemetry import trace as _otel_trace
-
-    _TRACER = _otel_trace.get_tracer("tmc.multicluster")
-except ImportError:  # pragma: no cover
-    _TRACER = None
 
 LOG = logging.getLogger("tmc")
 
@@ -70,21 +64,130 @@ def log(level: int, msg: str, **fields) -> None:
     LOG.log(level, msg, extra={"fields": fields})
 
 
-@contextmanager
 def span(name: str, **attributes):
-    """An OpenTelemetry span when the library is installed, else nothing."""
-    if _TRACER is None:
-        yield None
-        return
-    with _TRACER.start_as_current_span(name, attributes=attributes) as current:
-        yield current
+    """An OpenTelemetry span when the library is installed, else nothing (see ``tracing.span``)."""
+    return tracing.span(name, **attributes)
 
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+# Hub change -> member applied, and member change -> hub status: the SLIs' buckets, with the SLO
+# thresholds (1 s sync, 5 s status; docs/operations/slo.md) as bucket bounds so their ratios are exact.
+SLI_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+@dataclass(frozen=True)
+class ClusterRow:
+    """One member cluster as the controller judges it now (``Metrics.watch_fleet``)."""
+
+    cluster: str
+    ready: bool
+    heartbeat_age: float | None  # seconds since the controller saw the heartbeat Lease change; None: never
+    taints: Mapping[str, int]  # effect -> how many
+    works: Sequence[int] = (0, 0, 0, 0)  # SyncWorks: total, applied, available, degraded
+
+
+class _FleetCollector:
+    """``tmc_cluster_*`` from the controller's caches at scrape time: one series per member cluster
+    (bounded by the fleet's size), nothing per workload."""
+
+    def __init__(self, rows: Callable[[], Iterable[ClusterRow]]):
+        self.rows = rows
+
+    @staticmethod
+    def _families() -> dict:
+        return {
+            "ready": GaugeMetricFamily(
+                "tmc_cluster_ready", "1 while the cluster is Ready (the controller's judgement).", labels=["cluster"]
+            ),
+            "age": GaugeMetricFamily(
+                "tmc_cluster_heartbeat_age_seconds",
+                "Seconds since the controller saw the cluster's heartbeat Lease renewed (absent: never).",
+                labels=["cluster"],
+            ),
+            "taints": GaugeMetricFamily(
+                "tmc_cluster_taints", "Taints on the cluster, by effect.", labels=["cluster", "effect"]
+            ),
+            "works": GaugeMetricFamily(
+                "tmc_cluster_syncworks",
+                "SyncWorks for the cluster, by state (total, applied, available, degraded).",
+                labels=["cluster", "state"],
+            ),
+        }
+
+    def describe(self):
+        return list(self._families().values())
+
+    def collect(self):
+        families = self._families()
+        for row in self.rows():
+            families["ready"].add_metric([row.cluster], 1.0 if row.ready else 0.0)
+            if row.heartbeat_age is not None:
+                families["age"].add_metric([row.cluster], row.heartbeat_age)
+            for effect in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+                families["taints"].add_metric([row.cluster, effect], float(row.taints.get(effect, 0)))
+            for state, value in zip(("total", "applied", "available", "degraded"), row.works, strict=True):
+                families["works"].add_metric([row.cluster, state], float(value))
+        return list(families.values())
+
+
+class _BreakerTrips:
+    """``tmc_circuit_breaker_trips_total``: the breakers' own trip counts, exposed as the counter they are."""
+
+    def __init__(self):
+        self.breakers: dict[str, kube.CircuitBreaker] = {}
+
+    def describe(self):
+        return [self._family()]
+
+    @staticmethod
+    def _family():
+        return CounterMetricFamily(
+            "tmc_circuit_breaker_trips", "Times the circuit to a server opened.", labels=["server"]
+        )
+
+    def collect(self):
+        family = self._family()
+        for server, breaker in sorted(self.breakers.items()):
+            family.add_metric([server], float(breaker.trips))
+        return [family]
+
+
+class _WatchCaches:
+    """``tmc_watch_cache_objects``: objects in the daemon's watch caches, by kind (the per-namespace
+    caches of one kind add up)."""
+
+    def __init__(self):
+        self.caches: dict[str, list] = {}
+        self._lock = threading.Lock()
+
+    def add(self, resource: str, cache) -> None:
+        with self._lock:
+            self.caches.setdefault(resource, []).append(cache)
+
+    @staticmethod
+    def _family():
+        return GaugeMetricFamily(
+            "tmc_watch_cache_objects", "Objects held in the daemon's watch caches, by kind.", labels=["resource"]
+        )
+
+    def describe(self):
+        return [self._family()]
+
+    def collect(self):
+        family = self._family()
+        with self._lock:
+            caches = {resource: list(found) for resource, found in self.caches.items()}
+        for resource, found in sorted(caches.items()):
+            family.add_metric([resource], float(sum(len(cache) for cache in found)))
+        return [family]
 
 
 class Metrics:
-    """The daemons' Prometheus metrics (names from DESIGN.md section 4), in their own registry."""
+    """The daemons' Prometheus metrics, in their own registry. One naming scheme: the seed's
+    ``syncer_*`` names (DESIGN.md section 4) and ``tmc_*`` for everything else; counters end in
+    ``_total``, units are in the names (``_seconds``, ``_bytes``), and no label names an object
+    (labels are clusters, kinds, verbs, codes, queues: bounded). ``docs/operations/metrics.md`` is
+    generated from this class (``python -m hack.docs metrics``)."""
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled and HAS_PROMETHEUS
@@ -113,7 +216,12 @@ class Metrics:
         self.target_health = Gauge(
             "syncer_target_health", "1 when the sync target is healthy.", ["sync_target"], registry=r
         )
-        self.errors = Counter("syncer_errors_total", "Errors by kind.", ["sync_target", "error_type"], registry=r)
+        self.errors = Counter(
+            "syncer_errors_total",
+            "Syncer errors by type (apply: the member refused an object).",
+            ["sync_target", "error_type"],
+            registry=r,
+        )
         self.decision_seconds = Histogram(
             "tmc_placement_decision_duration_seconds",
             "Placement decisions.",
@@ -137,9 +245,10 @@ class Metrics:
         self.circuit_open = Gauge(
             "tmc_circuit_breaker_open", "1 while the circuit to a server is open.", ["server"], registry=r
         )
-        self.circuit_trips = Gauge(
-            "tmc_circuit_breaker_trips", "Times the circuit to a server opened.", ["server"], registry=r
-        )
+        self.breaker_trips = _BreakerTrips()
+        r.register(self.breaker_trips)
+        self.watch_caches = _WatchCaches()
+        r.register(self.watch_caches)
         self.watch_restarts = Counter(
             "tmc_watch_restarts_total", "Watches restarted, by reason.", ["resource", "reason"], registry=r
         )
@@ -163,6 +272,26 @@ class Metrics:
             registry=r,
         )
         self.reconcile_seconds = latency("tmc_reconcile_duration_seconds", "One reconcile of one key.", ["kind"])
+        self.sync_latency = Histogram(
+            "tmc_sync_latency_seconds",
+            "From the controller writing a SyncWork's new desired state on the hub to the syncer having "
+            "applied it on the member (the sync SLI; hub and daemon clocks are assumed in sync).",
+            ["cluster"],
+            registry=r,
+            buckets=SLI_BUCKETS,
+        )
+        self.upsync_seconds = Histogram(
+            "tmc_status_upsync_duration_seconds",
+            "From the syncer computing a SyncWork's new status to the hub having it (pacing and holds "
+            "included; the status upsync SLI).",
+            ["cluster"],
+            registry=r,
+            buckets=SLI_BUCKETS,
+        )
+        # CPU, memory, open files and Python's GC of this process (the daemons dashboard).
+        prometheus_client.ProcessCollector(registry=r)
+        prometheus_client.PlatformCollector(registry=r)
+        prometheus_client.GCCollector(registry=r)
 
     def observer(self, server: str) -> Callable[[str, str, int, float], None] | None:
         if not self.enabled:
@@ -188,7 +317,17 @@ class Metrics:
     def watch_breaker(self, server: str, breaker: kube.CircuitBreaker) -> None:
         if self.enabled:
             self.circuit_open.labels(server).set_function(lambda: 1.0 if breaker.is_open else 0.0)
-            self.circuit_trips.labels(server).set_function(lambda: float(breaker.trips))
+            self.breaker_trips.breakers[server] = breaker
+
+    def watch_cache(self, resource: str, cache) -> None:
+        """Count ``len(cache)`` into ``tmc_watch_cache_objects{resource}`` at each scrape."""
+        if self.enabled:
+            self.watch_caches.add(resource, cache)
+
+    def watch_fleet(self, rows: Callable[[], Iterable[ClusterRow]]) -> None:
+        """Export ``tmc_cluster_*`` from ``rows()`` at each scrape (the controller's view of its members)."""
+        if self.enabled:
+            self.registry.register(_FleetCollector(rows))
 
     def render(self) -> bytes:
         return prometheus_client.generate_latest(self.registry) if self.enabled else b""

@@ -81,6 +81,8 @@ class Reflector:
         self.resource_version = ""
         self.last_contact = time.monotonic()
         self._thread: threading.Thread | None = None
+        if metrics is not None:
+            metrics.watch_cache(kind.lower(), self)
 
     def start(self) -> Reflector:
         self._thread = threading.Thread(target=self._run, name=f"watch-{self.name}", daemon=True)
@@ -148,7 +150,7 @@ class Reflector:
 
     def _restart(self, reason: str) -> None:
         if self.metrics is not None and self.metrics.enabled:
-            self.metrics.watch_restarts.labels(self.name, reason).inc()
+            self.metrics.watch_restarts.labels(self.kind.lower(), reason).inc()  # not per namespace: bounded
 
     def _run(self) -> None:
         backoff = 0.2

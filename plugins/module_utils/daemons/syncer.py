@@ -27,7 +27,7 @@ import os
 import threading
 import time
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, tracing
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import (
     connection,
     flags,
@@ -119,8 +119,11 @@ class Syncer:
         # wait, thousands of statuses can wait for their write.
         self._statuses: dict = {}  # SyncWork key -> status computed by its last pass, not yet on the hub
         self._written: dict = {}  # SyncWork key -> status this syncer wrote, until its watch shows it
+        self._status_since: dict = {}  # SyncWork key -> monotonic time its unwritten status was first computed
         # Spec first: while new SyncWorks (or spec changes) wait in the queue, status writes wait for them.
         self.pacer = metrics.status_pacer("syncer", args, busy=self.queue.has_urgent)
+        if metrics.enabled:  # a series from the start, so "no apply errors" reads 0, not "no data"
+            metrics.errors.labels(cluster, "apply")
         self.last_heartbeat = 0.0
         # Deregistration and identity: when this syncer stops acting for its cluster (see standdown.py).
         self.standdown = StandDown(hub, cluster)
@@ -211,17 +214,20 @@ class Syncer:
         elif self.standdown.standing_down or self._gone_meanwhile(work):
             return  # the cluster is being deregistered (or is not this member): nothing new is applied
         started = time.monotonic()
-        with observability.span("syncer.apply", cluster=self.cluster, work=key[1]):
+        # The SyncWork carries the context of the controller's write: this apply continues that trace.
+        with tracing.span("syncer.apply", parent=tracing.parent_of(work), cluster=self.cluster, work=key[1]):
             report = apply.apply_works(
                 self.member, self.cluster, [work], common.now_utc(), live=self._live(work), namespaces=self.namespaces
             )
             hub_writes.release_finished(self.hub, report)
         self._count(work, report, time.monotonic() - started)
         new = report.statuses.get(key)
+        self._sync_latency(work, new)
         if new is not None and not work["metadata"].get("deletionTimestamp"):
             raw = store.encode(new)
             with self._lock:
                 self._statuses[key] = raw
+                self._status_since.setdefault(key, time.monotonic())
             self.queue.add_after((STATUS, key), STATUS_WINDOW)
         transient = [
             e for e in report.errors if e.get("status", 0) == 0 or e.get("status", 0) >= 500 or e.get("status") == 429
@@ -274,6 +280,7 @@ class Syncer:
             with self._lock:
                 if raw is not None and self._statuses.get(key) is raw:
                     del self._statuses[key]
+                    self._status_since.pop(key, None)
             new = None
         if new is None:
             self.pacer.forget(key)
@@ -294,6 +301,9 @@ class Syncer:
             with self._lock:
                 if self._statuses.get(key) is raw:
                     del self._statuses[key]
+                    since = self._status_since.pop(key, None)
+                    if wrote and since is not None and self.metrics.enabled:
+                        self.metrics.upsync_seconds.labels(self.cluster).observe(time.monotonic() - since)
         finally:
             with self._lock:
                 if not wrote and self._written.get(key) is raw:
@@ -303,6 +313,19 @@ class Syncer:
         """Once no new desired state waits, the status writes held for them go (see ``StatusHold``)."""
         for key in self.pacer.release():
             self.queue.add((STATUS, key))
+
+    def _sync_latency(self, work: dict, new: dict | None) -> None:
+        """The sync SLI: a new desired state applied (its manifest hash differs from the one applied
+        before) counts the time since the controller wrote it (``api.ANNOTATION_WRITTEN_AT``).
+        Drift reverted or statuses refreshed are not syncs of a hub change and do not count."""
+        if not self.metrics.enabled or not new or not new.get("appliedManifestHash"):
+            return
+        if new["appliedManifestHash"] == (work.get("status") or {}).get("appliedManifestHash"):
+            return
+        written = health.parse_time((work["metadata"].get("annotations") or {}).get(api.ANNOTATION_WRITTEN_AT))
+        if written is not None:
+            seconds = (common.now_utc() - written).total_seconds()
+            self.metrics.sync_latency.labels(self.cluster).observe(max(seconds, 0.0))
 
     def _count(self, work: dict, report: apply.MemberReport, seconds: float) -> None:
         if not self.metrics.enabled:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, kinds, kube, render, status
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kinds, kube, render, status, tracing
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.common import (
     MEMBER_APPLY_CONCURRENCY,
     manifest_key,
@@ -230,7 +230,8 @@ def _apply_one(
     namespace = manifest["metadata"].get("namespace") or ""
     _ensure_namespace(member, namespace, namespaces, check_mode)
     try:
-        result = member.apply(manifest, SYNCER, force=True, dry_run=check_mode)
+        with tracing.span("member.apply", cluster=report.cluster, kind=manifest["kind"]):
+            result = member.apply(manifest, SYNCER, force=True, dry_run=check_mode)
     except kube.KubeError as err:
         if not (err.status == 404 and err.details.get("kind") == "namespaces"):
             raise

@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube, status
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube, status, tracing
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.apply import MemberReport
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.common import (
     HUB_WRITE_CONCURRENCY,
@@ -54,20 +54,25 @@ def write_works(
     """Make the hub's SyncWorks match the plan (writes in parallel, bounded) and record each placement's
     decisions."""
     counts = HubCounts()
+    parent = tracing.carrier()  # the writes run in a pool: the pass's span is handed over explicitly
 
     def create(work: dict) -> str:
-        try:
-            hub.create(work, dry_run=check_mode)
-        except kube.KubeError as err:
-            if check_mode and err.status == 404 and err.details.get("kind") == "namespaces":
-                return "created"  # the cluster's namespace is created by its registration
-            if err.status == 409:  # there already: what we planned from (a daemon's cache) lags behind the hub
-                return update(work)
-            raise
+        with tracing.span("controller.syncwork.write", parent=parent, syncwork=work["metadata"]["name"]):
+            work = stamped(work)
+            try:
+                hub.create(work, dry_run=check_mode)
+            except kube.KubeError as err:
+                if check_mode and err.status == 404 and err.details.get("kind") == "namespaces":
+                    return "created"  # the cluster's namespace is created by its registration
+                if err.status == 409:  # there already: what we planned from (a daemon's cache) lags behind the hub
+                    hub.apply(_without_finalizers(work), CONTROLLER, dry_run=check_mode)
+                    return "updated"
+                raise
         return "created"
 
     def update(work: dict) -> str:
-        hub.apply(_without_finalizers(work), CONTROLLER, dry_run=check_mode)
+        with tracing.span("controller.syncwork.write", parent=parent, syncwork=work["metadata"]["name"]):
+            hub.apply(_without_finalizers(stamped(work)), CONTROLLER, dry_run=check_mode)
         return "updated"
 
     def delete(work: dict) -> str:
@@ -88,6 +93,23 @@ def write_works(
         if _write_placement_decisions(hub, outcome, now, check_mode):
             counts.placements_updated += 1
     return counts
+
+
+def stamped(work: dict) -> dict:
+    """``work`` with the moment it is written (``api.ANNOTATION_WRITTEN_AT``, for the sync SLI) and the
+    writing span's trace context (``api.ANNOTATION_TRACEPARENT``, when tracing); the planned dict is left
+    as it is. Neither is compared: the controller's cache drops annotations."""
+    meta = dict(work["metadata"])
+    meta["annotations"] = {
+        **(meta.get("annotations") or {}),
+        api.ANNOTATION_WRITTEN_AT: _millis(dt.datetime.now(dt.UTC)),
+        **tracing.annotations(),
+    }
+    return {**work, "metadata": meta}
+
+
+def _millis(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _without_finalizers(work: Mapping) -> dict:
