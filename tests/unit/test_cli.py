@@ -88,6 +88,10 @@ def test_arguments():
         app.parser().parse_args(["what-if", "--lose", "a", "--drain", "b"])
     with pytest.raises(SystemExit):
         app.parser().parse_args(["doctor", "--daemon", "no-url"])
+    args = app.parser().parse_args(["clusters", "-o", "yaml", "--kubeconfig", "/k"])
+    assert (args.output, args.kubeconfig) == ("yaml", "/k")  # flags after the command, as kubectl users write them
+    args = app.parser().parse_args(["-o", "json", "placements"])
+    assert args.output == "json"
     args = app.parser().parse_args(["doctor", "--daemon", "s=http://127.0.0.1:1"])
     assert args.daemon == [("s", "http://127.0.0.1:1")]
 

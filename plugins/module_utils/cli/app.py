@@ -56,7 +56,15 @@ def parser() -> argparse.ArgumentParser:
         help="seconds without heartbeat before workloads fail over (as the controller's flag)",
     )
     p.add_argument("--feature-gates", default="", help="as the controller's --feature-gates")
+    # The connection and output flags are accepted after the command too (kubectl tmc clusters -o yaml);
+    # there they override the ones before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--kubeconfig", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--context", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("-o", "--output", choices=FORMATS, default=argparse.SUPPRESS, help="output format")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    original_add_parser = sub.add_parser
+    sub.add_parser = lambda *a, **kw: original_add_parser(*a, parents=[common], **kw)
     sub.add_parser("clusters", help="member clusters")
     placements = sub.add_parser("placements", help="WorkloadPlacements and their decisions")
     placements.add_argument("-n", "--namespace")
