@@ -662,8 +662,8 @@ class Controller:
 
     def _fleet(self) -> list[observability.ClusterRow]:
         """Each member cluster as this replica judges it now (the ``tmc_cluster_*`` metrics): the
-        verdict of ``health.evaluate`` the health passes use, its taints and the spec's, and the
-        SyncWork counts the summaries keep."""
+        verdict of ``health.evaluate`` the health passes use (heartbeats aged by observed time), its
+        taints and the spec's, and the SyncWork counts the summaries keep."""
         registrations = self.reflectors.get((api.API_VERSION, api.KIND_CLUSTER))
         leases = self.reflectors.get(("coordination.k8s.io/v1", "Lease"))
         if registrations is None or leases is None:
@@ -674,7 +674,8 @@ class Controller:
         for registration in registrations.items():
             name = registration["metadata"]["name"]
             lease = leases.get(api.SYSTEM_NAMESPACE, api.heartbeat_lease_name(name))
-            verdict = health.evaluate(registration, lease, now, self.thresholds)
+            age = self.heartbeats.age(name, lease, self.clock())  # observed time, as the health passes age it
+            verdict = health.evaluate(registration, lease, now, self.thresholds, age=age)
             taints = [*((registration.get("spec") or {}).get("taints") or []), *verdict.taints]
             rows.append(
                 observability.ClusterRow(
