@@ -65,7 +65,8 @@ def test_what_if_names_an_unknown_cluster():
 
 
 def test_doctor_expects_every_policy_and_binding_the_hub_role_ships(tmp_path):
-    (tmp_path / "policies.yaml").write_text(
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "policies.yaml").write_text(
         yaml.safe_dump(
             [
                 {"kind": "ValidatingAdmissionPolicy", "metadata": {"name": "a"}},
@@ -74,11 +75,30 @@ def test_doctor_expects_every_policy_and_binding_the_hub_role_ships(tmp_path):
             ]
         )
     )
+    # The hub role renders some policies from a template (Jinja inside, so not YAML until rendered).
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "policies.yaml.j2").write_text(
+        "{# an allow-list is rendered in #}\n---\n"
+        "- apiVersion: admissionregistration.k8s.io/v1\n  kind: ValidatingAdmissionPolicy\n"
+        "  metadata:\n    name: tmc-placement-kinds\n    labels: &labels\n      app: tmc\n"
+        "  spec:\n    validations:\n      - expression: >-\n          {{ kinds | to_json }}.exists(k, k == 'x')\n"
+        "- apiVersion: admissionregistration.k8s.io/v1\n  kind: ValidatingAdmissionPolicyBinding\n"
+        "  metadata:\n    name: tmc-placement-kinds\n    labels: *labels\n"
+    )
     assert doctor.shipped_policies(tmp_path) == [
         ("ValidatingAdmissionPolicy", "a"),
         ("ValidatingAdmissionPolicyBinding", "a"),
+        ("ValidatingAdmissionPolicy", "tmc-placement-kinds"),
+        ("ValidatingAdmissionPolicyBinding", "tmc-placement-kinds"),
     ]
     assert doctor.shipped_policies(tmp_path / "none") == []
+
+
+def test_every_policy_the_hub_role_ships_comes_with_its_binding():
+    """Whatever the hub role ships, each policy comes with its binding (the names doctor looks for)."""
+    shipped = doctor.shipped_policies()
+    policies = sorted(n for k, n in shipped if k == "ValidatingAdmissionPolicy")
+    assert policies == sorted(n for k, n in shipped if k == "ValidatingAdmissionPolicyBinding")
 
 
 def test_arguments():

@@ -14,20 +14,19 @@ Exit status: 0 when every check is ok, 1 otherwise.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
-
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube
 from ansible_collections.tmc.multicluster.plugins.module_utils.cli.output import Result
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters
 
 COLLECTION = Path(__file__).resolve().parents[3]
-HUB_ROLE_FILES = COLLECTION / "roles" / "hub" / "files"
+HUB_ROLE = COLLECTION / "roles" / "hub"
 CRDS = ("clusterregistrations", "workloadplacements", "syncworks")
 LEADER_LEASE = "tmc-controller"
 RUN_HUB_ROLE = "run the role tmc.multicluster.hub against the hub (it installs and repairs the TMC API)"
@@ -60,15 +59,17 @@ def check_crds(hub: kube.Kube) -> list[Finding]:
     return found or [Finding("crds", "ok", f"{len(CRDS)} CRDs established")]
 
 
-def shipped_policies(files: Path = HUB_ROLE_FILES) -> list[tuple[str, str]]:
-    """(kind, name) of every ValidatingAdmissionPolicy and binding the hub role installs."""
-    shipped = []
-    for path in sorted(files.glob("*.y*ml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            for obj in doc if isinstance(doc, list) else [doc]:
-                if isinstance(obj, Mapping) and str(obj.get("kind", "")).startswith("ValidatingAdmissionPolicy"):
-                    shipped.append((obj["kind"], obj["metadata"]["name"]))
-    return shipped
+# A policy's kind line, then its metadata's name (the next ``name:`` line). Read from the text, not parsed as
+# YAML: the hub role ships policies as Jinja templates (an allow-list is rendered into one of them).
+_POLICY = re.compile(
+    r"^\s*-?\s*kind:\s*(ValidatingAdmissionPolicy(?:Binding)?)\s*$\n(?:.*\n)*?\s*name:\s*([\w.-]+)", re.M
+)
+
+
+def shipped_policies(role: Path = HUB_ROLE) -> list[tuple[str, str]]:
+    """(kind, name) of every ValidatingAdmissionPolicy and binding the hub role installs (files or templates)."""
+    paths = sorted((role / "files").rglob("*.y*ml")) + sorted((role / "templates").rglob("*.y*ml.j2"))
+    return [(m.group(1), m.group(2)) for path in paths for m in _POLICY.finditer(path.read_text())]
 
 
 def check_policies(hub: kube.Kube, shipped: Iterable[tuple[str, str]]) -> list[Finding]:
