@@ -661,9 +661,8 @@ class Controller:
         self.evictions_held = held
 
     def _fleet(self) -> list[observability.ClusterRow]:
-        """Each member cluster as this replica judges it now (the ``tmc_cluster_*`` metrics): the
-        verdict of ``health.evaluate`` the health passes use (heartbeats aged by observed time), its
-        taints and the spec's, and the SyncWork counts the summaries keep."""
+        """Each member cluster as this replica judges it now (the ``tmc_cluster_*`` metrics): the health
+        passes' verdict (heartbeats aged by observed time), its taints and the spec's, its SyncWork counts."""
         registrations = self.reflectors.get((api.API_VERSION, api.KIND_CLUSTER))
         leases = self.reflectors.get(("coordination.k8s.io/v1", "Lease"))
         if registrations is None or leases is None:
