@@ -14,6 +14,8 @@ cut CLUSTER               partition: the cluster's toxiproxy proxy refuses and d
 restore CLUSTER           undo cut
 latency CLUSTER MS        add MS milliseconds to every response through the cluster's proxy
 reset                     enable every proxy and remove every toxic
+destroy-hub               disaster: stop the hub (API server, etcd, controller-manager) and remove etcd's data
+fresh-hub                 start an empty hub on the same ports and certificates (after destroy-hub)
 """
 
 from __future__ import annotations
@@ -47,7 +49,21 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m hack.testbed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "verb", choices=["up", "down", "status", "env", "stop", "start", "cut", "restore", "latency", "reset"]
+        "verb",
+        choices=[
+            "up",
+            "down",
+            "status",
+            "env",
+            "stop",
+            "start",
+            "cut",
+            "restore",
+            "latency",
+            "reset",
+            "destroy-hub",
+            "fresh-hub",
+        ],
     )
     parser.add_argument("target", nargs="*", help="cluster (and component or milliseconds) for chaos verbs")
     parser.add_argument("--state", default=DEFAULT_STATE, help="state directory (default: %(default)s)")
@@ -93,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
             bed.proxy_latency(cluster, int(ms))
         elif args.verb == "reset":
             bed.proxy_reset()
+        elif args.verb == "destroy-hub":
+            bed.destroy_hub()
+        elif args.verb == "fresh-hub":
+            bed.fresh_hub()
         elif args.verb == "env":
             env = bed.env()
             if args.json:

@@ -597,6 +597,30 @@ class Testbed:
                 )
         return self.status()
 
+    def destroy_hub(self) -> float:
+        """Disaster: the hub's controller-manager, API server and etcd are stopped and etcd's data
+        is removed. Returns the monotonic time at which the hub stopped answering."""
+        for name in ("kube-controller-manager", "kube-apiserver", "etcd"):
+            self.stop(Component(HUB, name), sig=signal.SIGKILL, timeout=5)
+        lost = time.monotonic()
+        import shutil
+
+        shutil.rmtree(self._cluster_dir(HUB) / "etcd-data", ignore_errors=True)
+        return lost
+
+    def fresh_hub(self) -> None:
+        """Start an empty hub on the same ports and certificates (after ``destroy_hub``) and wait
+        until it serves and its controller-manager made the default service account."""
+        etcd, apiserver, kcm = (Component(HUB, n) for n in ("etcd", "kube-apiserver", "kube-controller-manager"))
+        self.start(etcd)
+        self.start(apiserver)
+        self.start(kcm)
+        self._wait(
+            "the default service account on the fresh hub (controller-manager)",
+            lambda: self._default_service_account(HUB),
+            log=self.log_file(HUB, "kube-controller-manager"),
+        )
+
     def down(self, purge: bool = True) -> list[str]:
         """Stop every process of this testbed; with ``purge`` remove its data too. Returns what was stopped."""
         if not self.state_file.exists():
