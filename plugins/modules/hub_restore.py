@@ -23,7 +23,7 @@ description:
     nothing on a member moves until a person re-applies the current placement. A member that cannot be checked
     holds every placement that had work on it.
   - The restored sources have new UIDs; the controller adopts what runs on the members (the syncer only updates
-    the C(tmc.kcp.io/source) annotation): nothing is re-created, deleted or restarted.
+    the C(tmc.kcp.io/source) annotation), so nothing is re-created, deleted or restarted.
   - It does not issue syncer identities; run M(tmc.multicluster.cluster_registration) for each returned
     registration (playbooks/restore.yml does), then the syncer and controller roles.
 options:
@@ -50,7 +50,7 @@ options:
     default: true
   check_members:
     description:
-      - V(false) restores every placement without looking at the members. Only for a backup you know is current:
+      - V(false) restores every placement without looking at the members. Only for a backup you know is current,
         an older backup then reverts the members to it.
     type: bool
     default: true

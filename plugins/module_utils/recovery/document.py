@@ -50,6 +50,10 @@ def clean(obj: Mapping) -> dict:
     if not meta.get("labels"):
         meta.pop("labels", None)
     out["metadata"] = meta
+    if out.get("kind") == "Service" and isinstance(out.get("spec"), dict) and out["spec"].get("clusterIP") != "None":
+        # Allocated by the old hub from its service range; a new hub allocates its own (and may
+        # already hold the same address).
+        out["spec"] = {k: v for k, v in out["spec"].items() if k not in ("clusterIP", "clusterIPs")}
     return out
 
 

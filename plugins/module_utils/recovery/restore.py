@@ -180,9 +180,7 @@ def _restore_status(hub: kube.Kube, registration: Mapping, check_mode: bool) -> 
         )
 
 
-def write(
-    hub: kube.Kube, sections: Mapping[str, list], held: set, check_mode: bool, placements: bool = True
-) -> dict:
+def write(hub: kube.Kube, sections: Mapping[str, list], held: set, check_mode: bool, placements: bool = True) -> dict:
     """Create, in order, the API pieces the hub lacks, the namespaces, the registrations (with the
     sealing keys they had), the sources and (``placements``) every placement not held. Counts per section."""
     counts: dict[str, dict[str, int]] = {}
