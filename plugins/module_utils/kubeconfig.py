@@ -19,20 +19,23 @@ kubectl and the kubernetes Python client:
   with a message that points to exec plugins.
 
 The parsing functions are pure (dicts in, frozen dataclasses out); the I/O is kept to
-``read_kubeconfigs``, ``read_file``, ``resolve_connection``, ``run_exec_plugin`` and
-``CredentialSource``. No credential goes into a message, a log line, a repr or an
+``read_kubeconfigs``, ``read_file``, ``write_private_file``, ``resolve_connection``,
+``run_exec_plugin`` and ``CredentialSource``. No credential goes into a message, a log line, a repr or an
 exception chain.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import ipaddress
 import json
 import os
 import re
+import stat
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -501,6 +504,50 @@ def read_file(path: str, what: str) -> bytes:
             return handle.read()
     except OSError as err:
         raise ConfigError(f"cannot read {what} {path}: {err.strerror or type(err).__name__}") from None
+
+
+def _same_private_file(path: str, content: bytes, mode: int) -> bool:
+    """True when ``path`` is a regular file of ours (not a link), with ``mode`` and ``content``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False  # absent, or a symlink (ELOOP): replaced, never followed
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) != mode or info.st_uid != os.geteuid():
+            return False
+        return handle.read() == content
+
+
+def write_private_file(path: str, content: str | bytes, check_mode: bool = False, mode: int = 0o600) -> bool:
+    """Write a file that holds a secret (a kubeconfig with a token, a private key); True when it changed.
+
+    Safe against a planted link or a race on the way: the content goes to a new file made by
+    ``mkstemp`` in the destination's directory (O_CREAT|O_EXCL|O_NOFOLLOW: a name that exists,
+    a symlink included, is never opened), whose mode is set with ``fchmod`` before any byte is
+    written, then flushed and renamed over ``path`` (rename replaces a link at ``path`` itself,
+    never what it points to). A missing directory is created with mode 0700.
+    """
+    data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+    if _same_private_file(path, data, mode):
+        return False
+    if check_mode:
+        return True
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return True
 
 
 def read_document(path: str) -> Document:

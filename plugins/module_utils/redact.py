@@ -9,6 +9,10 @@ every such letter of the output). So the modules replace the values of a
 Secret's ``data`` and ``stringData`` structurally, key by key, before they
 return an object, a diff or their own arguments. Key names stay visible.
 
+Recursively: a Secret anywhere inside another object (a ``*List``'s items, a
+SyncWork's ``spec.manifest``, a template or a custom resource's field that embeds
+one) is hidden the same way, and so is a last-applied annotation that records one.
+
 In a diff both sides are compared first, so a changed value still shows as
 changed: an unchanged key reads ``HIDDEN_UNCHANGED`` on both sides, a changed,
 added or removed one ``HIDDEN_BEFORE`` / ``HIDDEN_AFTER``. The markers carry
@@ -50,31 +54,34 @@ def _hide_last_applied(meta: Mapping) -> dict:
     try:
         recorded = json.loads(annotations[LAST_APPLIED])
     except (TypeError, ValueError):
-        hidden = HIDDEN
-    else:
-        hidden = json.dumps(redact_object(recorded), separators=(",", ":"), sort_keys=True)
-    return {**meta, "annotations": {**annotations, LAST_APPLIED: hidden}}
+        return {**meta, "annotations": {**annotations, LAST_APPLIED: HIDDEN}}
+    hidden = redact_object(recorded)
+    if hidden == recorded:
+        return dict(meta)  # nothing secret recorded in it
+    return {
+        **meta,
+        "annotations": {**annotations, LAST_APPLIED: json.dumps(hidden, separators=(",", ":"), sort_keys=True)},
+    }
 
 
 def redact_object(obj: Any) -> Any:
-    """A copy of ``obj`` whose Secret values are hidden (also inside a ``*List``'s items).
+    """A copy of ``obj`` whose Secret values are hidden, wherever a Secret is inside it.
 
-    Anything that is not a Secret or a list of objects comes back unchanged.
+    A Secret is a mapping with ``kind: Secret``; its ``data`` and ``stringData`` values
+    become ``HIDDEN`` (key names stay). Anything without a Secret comes back equal.
     """
+    if isinstance(obj, list):
+        return [redact_object(item) for item in obj]
     if not isinstance(obj, Mapping):
         return obj
+    hidden = {key: redact_object(value) for key, value in obj.items()}
     if is_secret(obj):
-        hidden = {**obj}
         for name in SECRET_FIELDS:
             if name in hidden:
-                hidden[name] = _hide_values(hidden[name])
-        if isinstance(hidden.get("metadata"), Mapping):
-            hidden["metadata"] = _hide_last_applied(hidden["metadata"])
-        return hidden
-    items = obj.get("items")
-    if isinstance(items, list) and str(obj.get("kind", "")).endswith("List"):
-        return {**obj, "items": [redact_object(item) for item in items]}
-    return obj
+                hidden[name] = _hide_values(obj[name])
+    if isinstance(hidden.get("metadata"), Mapping):
+        hidden["metadata"] = _hide_last_applied(hidden["metadata"])
+    return hidden
 
 
 def _compare_values(before: Any, after: Any) -> tuple[Any, Any]:

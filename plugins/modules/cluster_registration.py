@@ -148,6 +148,16 @@ options:
   syncer_hub_url:
     description: The hub URL to put in the syncer's kubeconfig. Defaults to the URL this module reached the hub at.
     type: str
+  rotate_sealing_key:
+    description:
+      - Make a new sealing key for the cluster. Secrets placed on a cluster travel in their SyncWorks encrypted to
+        its key (see C(docs/concepts/security.md)); the previous key is kept until the controller has sealed them
+        again.
+      - In V(Pull) mode the module asks the cluster's syncer, which holds the private key, to make it
+        (C(spec.sealingKeyRotation)); in V(Push) mode it makes it in the credentials Secret in C(tmc-system).
+      - Each run with V(true) rotates again, so the task reports C(changed).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - tmc.multicluster.hub_auth
   - tmc.multicluster.hub_auth.member
@@ -296,10 +306,9 @@ diff:
 
 import datetime as dt
 import json
-import os
 import re
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, kubeconfig
 from ansible_collections.tmc.multicluster.plugins.module_utils.args import MEMBER_SPEC, argspec
 from ansible_collections.tmc.multicluster.plugins.module_utils.module import TMCModule
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import (
@@ -339,6 +348,7 @@ ARGSPEC = argspec(
     drain={"type": "bool", "default": True},
     drain_timeout={"type": "int", "default": 120},
     syncer_kubeconfig_dest={"type": "path"},
+    rotate_sealing_key={"type": "bool", "default": False},
     syncer_hub_url={"type": "str"},
     rekey={"type": "bool", "default": False},
     take_over={"type": "bool", "default": False},
@@ -364,27 +374,8 @@ def _spec(params: dict) -> clusters.ClusterSpec:
         capacity=params["capacity"],
         namespace_selector=params["namespace_selector"],
         endpoint=params["endpoint"],
+        rotate_sealing_key=params["rotate_sealing_key"],
     )
-
-
-def _write_private_file(path: str, content: str, check_mode: bool) -> bool:
-    """Write ``content`` to ``path`` with mode 0600 unless it is already there; True when it changed."""
-    try:
-        with open(path) as handle:
-            if handle.read() == content and (os.stat(path).st_mode & 0o777) == 0o600:
-                return False
-    except OSError:
-        pass
-    if not check_mode:
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        tmp = f"{path}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    return True
 
 
 def _present(m: TMCModule) -> dict:
@@ -446,7 +437,9 @@ def _present(m: TMCModule) -> dict:
             wrote = True  # the identity does not exist yet: a real run would write it
         else:
             config = clusters.syncer_kubeconfig(hub, spec.name, p["syncer_hub_url"])
-            wrote = _write_private_file(p["syncer_kubeconfig_dest"], json.dumps(config, indent=2), m.check_mode)
+            wrote = kubeconfig.write_private_file(
+                p["syncer_kubeconfig_dest"], json.dumps(config, indent=2), m.check_mode
+            )
         if wrote:
             changes.append(f"file/{p['syncer_kubeconfig_dest']}")
             result["changed"] = True

@@ -281,7 +281,7 @@ def _syncwork(cluster, manifest, policy="Delete"):
             "source": {
                 "apiVersion": "v1",
                 "kind": manifest["kind"],
-                "namespace": "apps",
+                "namespace": manifest["metadata"]["namespace"],  # a SyncWork's object stays in its source's namespace
                 "name": manifest["metadata"]["name"],
                 "uid": str(uuid.uuid4()),
                 "generation": 1,

@@ -31,7 +31,10 @@ REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "roles" / "hub" / "files" / "crds"
 TIMEOUT = 30
 SUFFIX = uuid.uuid4().hex[:6]
-NAMESPACE = f"tmc-crd-validation-{SUFFIX}"
+# SyncWorks live in tmc-cluster-<cluster> for <cluster> (the hub role's admission policy
+# tmc-syncwork-location, installed when another test ran the role): this module's objects go there.
+CLUSTER = f"crdv-{SUFFIX}"
+NAMESPACE = f"tmc-cluster-{CLUSTER}"
 PLURAL = {
     api.KIND_CLUSTER: api.PLURAL_CLUSTER,
     api.KIND_PLACEMENT: api.PLURAL_PLACEMENT,
@@ -193,6 +196,47 @@ INVALID = [
         "syncMode Push",
     ),
     ("creg-endpoint-https", api.KIND_CLUSTER, None, {"endpoint": "http://10.0.0.1:6443"}, "spec.endpoint", "https"),
+    # Issue 17: what the hub refused only by convention.
+    (
+        "creg-push-needs-credentials",
+        api.KIND_CLUSTER,
+        None,
+        {"location": "us-east"},
+        "spec.credentialsSecretRef",
+        "required with syncMode Push",
+    ),
+    (
+        "creg-credentials-in-tmc-system",
+        api.KIND_CLUSTER,
+        None,
+        {"credentialsSecretRef": {"name": "member", "namespace": "team-a"}},
+        "spec.credentialsSecretRef.namespace",
+        "must be tmc-system",
+    ),
+    (
+        "creg-location-control-characters",
+        api.KIND_CLUSTER,
+        None,
+        {"syncMode": "Pull", "location": "us-east\n\x1b[31mred"},
+        "spec.location",
+        "control characters",
+    ),
+    (
+        "sw-manifest-needs-name",
+        api.KIND_SYNCWORK,
+        None,
+        {"cluster": "east", "source": SOURCE, "manifest": {"apiVersion": "apps/v1", "kind": "Deployment"}},
+        "spec.manifest",
+        "metadata.name is required",
+    ),
+    (
+        "sw-manifest-required",
+        api.KIND_SYNCWORK,
+        None,
+        {"cluster": "east", "source": SOURCE},
+        "spec.manifest",
+        "Required value",
+    ),
     ("creg-capacity-quantity", api.KIND_CLUSTER, None, {"capacity": {"cpu": "lots"}}, "spec.capacity.cpu", "match"),
     ("creg-capacity-range", api.KIND_CLUSTER, None, {"capacity": {"cpu": "2G"}}, "spec.capacity.cpu", "at most 1G"),
     ("creg-capacity-int-range", api.KIND_CLUSTER, None, {"capacity": {"pods": 10**10}}, "spec.capacity.pods", "at"),
@@ -458,9 +502,14 @@ def test_enough_rules_are_covered():
 
 
 def test_minimal_cluster_registration_gets_defaults(objects):
-    created = objects(api.KIND_CLUSTER, {"metadata": {"name": _name("east")}})
+    created = objects(api.KIND_CLUSTER, {"metadata": {"name": _name("east")}, "spec": {"syncMode": "Pull"}})
     spec = created["spec"]
-    assert spec == {"syncMode": "Push", "unschedulable": False}
+    assert spec == {"syncMode": "Pull", "unschedulable": False}
+    credentials = {"name": "east-credentials", "namespace": "tmc-system"}
+    pushed = objects(
+        api.KIND_CLUSTER, {"metadata": {"name": _name("east")}, "spec": {"credentialsSecretRef": credentials}}
+    )
+    assert pushed["spec"] == {"syncMode": "Push", "unschedulable": False, "credentialsSecretRef": credentials}
 
 
 def test_full_cluster_registration_is_accepted(objects):
@@ -573,9 +622,9 @@ def test_syncwork_keeps_the_manifest_and_gets_defaults(objects):
         "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}},
     }
     body = {
-        "metadata": {"name": _name("web"), "labels": {api.LABEL_CLUSTER: "east"}},
+        "metadata": {"name": _name("web"), "labels": {api.LABEL_CLUSTER: CLUSTER}},
         "spec": {
-            "cluster": "east",
+            "cluster": CLUSTER,
             "manifest": manifest,
             "source": {**SOURCE, "uid": str(uuid.uuid4()), "generation": 4},
             "placement": "web",
@@ -620,7 +669,9 @@ def test_status_is_a_subresource_and_is_validated(objects):
 
 
 def test_printer_columns_are_served(objects):
-    objects(api.KIND_CLUSTER, {"metadata": {"name": _name("cols")}, "spec": {"location": "us-east"}})
+    objects(
+        api.KIND_CLUSTER, {"metadata": {"name": _name("cols")}, "spec": {"location": "us-east", "syncMode": "Pull"}}
+    )
     expected = {
         api.PLURAL_CLUSTER: ["Name", "Location", "Ready", "Sync", "Age"],
         api.PLURAL_PLACEMENT: ["Name", "Clusters", "Scheduled", "Reason", "Available", "Age"],
@@ -674,6 +725,8 @@ def test_reference_page_example_is_accepted(objects, example):
     body["metadata"].pop("finalizers", None)  # nothing would remove it here
     if kind != api.KIND_CLUSTER:
         body["metadata"]["namespace"] = objects.namespace
+    if kind == api.KIND_SYNCWORK:
+        body["spec"]["cluster"] = CLUSTER  # the cluster of objects.namespace
     body["metadata"]["name"] = _name(body["metadata"]["name"].split(".")[0])[:51]
     created = objects(kind, body)
     assert created["metadata"]["uid"]

@@ -14,9 +14,11 @@ from .ansible_cli import run_playbook
 def test_lifecycle_playbook(tmc_hub, member_api_clients, tmp_path):
     bed = tmc_hub
     report = tmp_path / "lifecycle.json"
-    run = run_playbook(REPO / "playbooks" / "lifecycle.yml",
-                       extra_vars={"tmc_report": str(report), "tmc_namespace": "tmc-lifecycle-test"},
-                       env={"TMC_TESTBED_STATE": str(bed.dir)})
+    run = run_playbook(
+        REPO / "playbooks" / "lifecycle.yml",
+        extra_vars={"tmc_report": str(report), "tmc_namespace": "tmc-lifecycle-test"},
+        env={"TMC_TESTBED_STATE": str(bed.dir)},
+    )
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
     assert "lifecycle passed" in run.stdout
     data = json.loads(report.read_text())
@@ -33,6 +35,10 @@ def test_lifecycle_playbook(tmc_hub, member_api_clients, tmp_path):
         assert err.status == 404
     others = [m for m in bed.members if m != drained]
     for member in others:
-        image = client.AppsV1Api(member_api_clients[member]).read_namespaced_deployment(
-            "web", "tmc-lifecycle-test").spec.template.spec.containers[0].image
+        image = (
+            client.AppsV1Api(member_api_clients[member])
+            .read_namespaced_deployment("web", "tmc-lifecycle-test")
+            .spec.template.spec.containers[0]
+            .image
+        )
         assert image == "registry.example/web:2.0"

@@ -191,8 +191,13 @@ def test_a_client_certificate_from_an_exec_plugin(hub_files, tmp_path):
     doc = kubeconfig(
         hub_files["server"],
         {"certificate-authority": hub_files["ca"]},
-        {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": sys.executable,
-                  "args": [str(plugin)]}},
+        {
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                "command": sys.executable,
+                "args": [str(plugin)],
+            }
+        },
     )
     assert "kube-system" in {n["metadata"]["name"] for n in fresh(doc).list("v1", "Namespace")}
     assert kube_tls_files() == before

@@ -21,8 +21,20 @@ def test_backoff_is_bounded_and_has_one_delay_fewer_than_attempts(attempts, base
     assert all(0 <= d <= min(cap, base * 2**i) for i, d in enumerate(delays))
 
 
-@pytest.mark.parametrize("status,transient", [(0, True), (429, True), (500, True), (503, True),
-                                              (400, False), (403, False), (404, False), (409, False), (422, False)])
+@pytest.mark.parametrize(
+    "status,transient",
+    [
+        (0, True),
+        (429, True),
+        (500, True),
+        (503, True),
+        (400, False),
+        (403, False),
+        (404, False),
+        (409, False),
+        (422, False),
+    ],
+)
 def test_only_connection_errors_5xx_and_429_are_transient(status, transient):
     assert kube.is_transient(kube.KubeError("x", status)) is transient
 

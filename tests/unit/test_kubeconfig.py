@@ -633,3 +633,52 @@ def test_a_daemon_client_keeps_a_connection_for_each_watch_and_parallel_write():
     )
     pool = client.transport._pool
     assert pool.connection_pool_kw["maxsize"] == connection.DAEMON_POOL_MAXSIZE > kube.POOL_MAXSIZE
+
+
+# ------------------------------------------------------------------ files that hold secrets
+
+
+def test_a_private_file_is_written_0600_atomically_and_idempotently(tmp_path):
+    path = tmp_path / "deep" / "syncer.kubeconfig"
+    old_umask = os.umask(0)  # a permissive umask must not leak into the mode
+    try:
+        assert kc.write_private_file(str(path), "token: one\n") is True
+    finally:
+        os.umask(old_umask)
+    assert path.read_text() == "token: one\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert kc.write_private_file(str(path), "token: one\n") is False
+    assert kc.write_private_file(str(path), "token: two\n", check_mode=True) is True
+    assert path.read_text() == "token: one\n"  # check mode writes nothing
+    path.chmod(0o644)
+    assert kc.write_private_file(str(path), "token: one\n") is True  # a wider mode is corrected
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in path.parent.iterdir()) == ["syncer.kubeconfig"]  # no temporary file left
+
+
+@pytest.mark.parametrize("planted", ["destination", "old-temporary-name"])
+def test_a_planted_symlink_is_never_followed(tmp_path, planted):
+    """An attacker with write on the directory links the file (or the name the module used to write
+    first) to a file of theirs: the token must not end up there."""
+    victim = tmp_path / "attacker-owned.txt"
+    victim.write_text("untouched")
+    path = tmp_path / "syncer.kubeconfig"
+    link = path if planted == "destination" else tmp_path / "syncer.kubeconfig.tmp"
+    link.symlink_to(victim)
+    assert kc.write_private_file(str(path), "token: secret\n") is True
+    assert victim.read_text() == "untouched"
+    assert not path.is_symlink() and path.read_text() == "token: secret\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "key"
+
+    def refuse(*_args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        kc.write_private_file(str(path), b"secret")
+    assert list(tmp_path.iterdir()) == []

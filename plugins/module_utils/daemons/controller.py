@@ -72,6 +72,7 @@ SOURCES_PER_PASS = 100
 CACHE_SYNC_WAIT = 30.0  # a new leader waits this long, at most, for its caches' first lists
 Cache = Union[Reflector, ReflectorSet]  # noqa: UP007 - ansible-test's pylint
 DEPENDENCY_KINDS = frozenset({"ConfigMap", "Secret"})
+POLICY_TTL = 10.0  # seconds an edit of the tenant policy (ConfigMap tmc-system/tmc-policy) takes to apply
 PER_NAMESPACE = object()  # a watch scope: see Controller.__init__
 
 
@@ -165,22 +166,28 @@ def _labels_match(obj: Mapping, wanted: Mapping) -> bool:
     return all(labels.get(k) == v for k, v in wanted.items())
 
 
-def _label_indexer(key: str):
+def _label_indexer(key: str, trusted: Callable[[Mapping], bool] = lambda _obj: True):
     def values(obj: Mapping) -> list:
         found = (obj["metadata"].get("labels") or {}).get(key)
-        return [] if found is None else [found]
+        return [] if found is None or not trusted(obj) else [found]
 
     return values
 
 
+def _trusted_work(work: Mapping) -> bool:
+    return render.untrusted_reason(work) is None
+
+
 def _syncwork_source(work: Mapping) -> list:
+    """The source a SyncWork counts for; none for a SyncWork the controller must not believe, so that
+    no index read (a pass's existing works, the status aggregation) ever finds one."""
     label = (work["metadata"].get("labels") or {}).get(render.LABEL_SOURCE_NAMESPACE)
-    return [] if label is None else [(label, *common.source_of(work))]
+    return [] if label is None or not _trusted_work(work) else [(label, *common.source_of(work))]
 
 
 INDEXERS = {
     (api.API_VERSION, api.KIND_SYNCWORK): {
-        f"label:{render.LABEL_SOURCE_NAMESPACE}": _label_indexer(render.LABEL_SOURCE_NAMESPACE),
+        f"label:{render.LABEL_SOURCE_NAMESPACE}": _label_indexer(render.LABEL_SOURCE_NAMESPACE, _trusted_work),
         SOURCE_INDEX: _syncwork_source,
     },
 }
@@ -234,6 +241,7 @@ class Controller:
         # source must not write over what a pass over changed sources ("src") wrote meanwhile.
         self._namespace_locks: dict[str, threading.Lock] = {}
         self.thresholds = health.Thresholds(args.heartbeat_threshold, args.eviction_timeout)
+        self._policy: tuple[float, render.TenantPolicy | None] = (0.0, None)
         self.evictions_held = False
         self.namespaces = set(flags.split_list(args.namespaces))
         # Source status writes. Spec first: while changed sources wait for their SyncWorks (pending "src",
@@ -343,6 +351,7 @@ class Controller:
             event == "SYNC"
             or spec_changed(old, obj)
             or decision_inputs_changed(old, obj)  # status capacity, allocatable, taints: re-plan
+            or (old or {}).get("status", {}).get("sealing") != (obj.get("status") or {}).get("sealing")
             or event == "DELETED"
         ):
             for namespace in self._placement_namespaces():
@@ -386,6 +395,19 @@ class Controller:
     def _on_syncwork(self, event: str, obj: dict, old) -> None:
         labels = obj["metadata"].get("labels") or {}
         namespace = labels.get(render.LABEL_SOURCE_NAMESPACE)
+        reason = render.untrusted_reason(obj)
+        if reason is not None:
+            # Not counted anywhere; out of the summaries if it ever was in them, and the source it
+            # counted for before (a syncer's edit) looked at again.
+            self._ignore_untrusted(event, obj, reason)
+            with self._summaries_lock:
+                self.summaries.update(store.shared(object_key(obj)), (None, None), None)
+            before = (old or {}).get("metadata", {}).get("labels", {}).get(render.LABEL_SOURCE_NAMESPACE)
+            if old is not None and _trusted_work(old) and before is not None and self._watched(before):
+                # Its source's status without it, and a pass that writes its SyncWork back as planned.
+                self._defer("agg", before, common.source_of(old))
+                self._defer("src", before, common.source_of(old))
+            return
         with self._summaries_lock:
             self.summaries.update(
                 store.shared(object_key(obj)),  # the cache's strings, not 30,000 copies of its own
@@ -401,6 +423,21 @@ class Controller:
         ):
             return
         self._defer("agg", namespace, common.source_of(obj))
+
+    def _ignore_untrusted(self, event: str, obj: Mapping, reason: str) -> None:
+        """Report a SyncWork the controller does not believe (once per change of it)."""
+        if event in ("DELETED", "SYNC"):
+            return
+        meta = obj["metadata"]
+        log(
+            logging.WARNING,
+            "ignoring an untrusted SyncWork",
+            namespace=meta.get("namespace"),
+            name=meta["name"],
+            reason=reason,
+        )
+        if self.metrics.enabled:
+            self.metrics.untrusted.labels(api.KIND_SYNCWORK).inc()
 
     def _defer(self, purpose: str, namespace: str, source: tuple) -> None:
         source = store.shared(source)  # thousands wait at once: their names are the caches' strings
@@ -502,6 +539,15 @@ class Controller:
             conflict_with=self._identity_conflicts().get(cluster),
         )
 
+    def _tenant_policy(self) -> render.TenantPolicy:
+        """The platform admin's tenant policy, read from the hub at most every POLICY_TTL seconds (an edit
+        of the ConfigMap takes effect within that, and a pass costs no extra request)."""
+        expires, policy = self._policy
+        if policy is None or time.monotonic() >= expires:
+            policy = planning.load_policy(self.hub)
+            self._policy = (time.monotonic() + POLICY_TTL, policy)
+        return policy
+
     def _namespace_lock(self, namespace: str) -> threading.Lock:
         with self._pending_lock:
             return self._namespace_locks.setdefault(namespace, threading.Lock())
@@ -557,7 +603,9 @@ class Controller:
     def _sync_locked(self, namespace: str, only_sources: set | None) -> None:
         now = common.now_utc()
         started = time.monotonic()
-        plan = planning.plan_works(self.cached, namespace, now, gates=self.gates, only_sources=only_sources)
+        plan = planning.plan_works(
+            self.cached, namespace, now, gates=self.gates, only_sources=only_sources, policy=self._tenant_policy()
+        )
         if self.metrics.enabled:
             self.metrics.decision_seconds.observe(time.monotonic() - started)
         counts = hub_writes.write_works(self.hub, plan, now)
@@ -638,6 +686,20 @@ class Controller:
             self._check_disruption(registrations)
             for registration in registrations:
                 self.queue.add(("health", registration["metadata"]["name"]))
+            self._check_policy()
+
+    def _check_policy(self) -> None:
+        """An edit of the tenant policy re-decides every namespace with placements (within POLICY_TTL)."""
+        before = self._policy[1]
+        try:
+            after = self._tenant_policy()
+        except kube.KubeError as err:
+            log(logging.WARNING, "cannot read the tenant policy", error=str(err))
+            return
+        if before is not None and after != before:
+            log(logging.INFO, "tenant policy changed", allowed=after.describe())
+            for namespace in self._placement_namespaces():
+                self.queue.add(("ns", namespace), urgent=True)
 
     def _check_disruption(self, registrations: list[dict]) -> None:
         """Hold evictions while every cluster is past its eviction timeout (health.full_disruption)."""

@@ -292,6 +292,13 @@ class Metrics:
         prometheus_client.ProcessCollector(registry=r)
         prometheus_client.PlatformCollector(registry=r)
         prometheus_client.GCCollector(registry=r)
+        self.untrusted = Counter(
+            "tmc_untrusted_objects_total",
+            "Objects the controller ignored because they are not where (or what) they must be: a SyncWork outside"
+            " its cluster namespace, or one whose name, cluster or labels disagree with its spec.",
+            ["kind"],
+            registry=r,
+        )
 
     def observer(self, server: str) -> Callable[[str, str, int, float], None] | None:
         if not self.enabled:

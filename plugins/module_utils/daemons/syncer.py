@@ -50,6 +50,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import 
     deregistration,
     hub_writes,
     release,
+    sealing_keys,
 )
 
 # A SyncWork's status write waits this long after the pass that computed it, so that a burst of
@@ -79,7 +80,26 @@ def parser() -> argparse.ArgumentParser:
         help="for tests only: seconds added to this syncer's clock in the times it writes (its heartbeat's "
         "renewTime), as on a member whose clock is off; the hub must judge the heartbeat the same",
     )
+    p.add_argument(
+        "--sealing-key-file",
+        help="file (mode 0600) holding this syncer's sealing keys, created when missing; default: "
+        "<cluster>-sealing.key beside --kubeconfig",
+    )
+    p.add_argument(
+        "--sealing-key-secret",
+        help="NAMESPACE/NAME of a Secret on the member holding this syncer's sealing keys (kubernetes runtime)",
+    )
     return p
+
+
+def key_store(args: argparse.Namespace, member: kube.Kube) -> sealing_keys.KeyStore:
+    """Where this syncer keeps its sealing keys (docs/concepts/security.md, "How Secrets travel")."""
+    if args.sealing_key_secret:
+        return sealing_keys.KeyStore(member=member, secret=args.sealing_key_secret)
+    path = args.sealing_key_file
+    if not path and args.kubeconfig:
+        path = os.path.join(os.path.dirname(os.path.abspath(args.kubeconfig)), f"{args.cluster_name}-sealing.key")
+    return sealing_keys.KeyStore(path=path)
 
 
 class Syncer:
@@ -129,6 +149,8 @@ class Syncer:
         self.standdown = StandDown(hub, cluster)
         self._namespaces_swept = False
         self._leaving: str | None = None  # the deregistration mode once seen (the registration goes after)
+        self.key_store = key_store(args, member)
+        self.keys: list = []  # newest first; they open the sealed Secrets of this cluster's SyncWorks
 
     # -- events
 
@@ -217,7 +239,13 @@ class Syncer:
         # The SyncWork carries the context of the controller's write: this apply continues that trace.
         with tracing.span("syncer.apply", parent=tracing.parent_of(work), cluster=self.cluster, work=key[1]):
             report = apply.apply_works(
-                self.member, self.cluster, [work], common.now_utc(), live=self._live(work), namespaces=self.namespaces
+                self.member,
+                self.cluster,
+                [work],
+                common.now_utc(),
+                live=self._live(work),
+                namespaces=self.namespaces,
+                keys=self.keys,
             )
             hub_writes.release_finished(self.hub, report)
         self._count(work, report, time.monotonic() - started)
@@ -366,6 +394,7 @@ class Syncer:
             if time.monotonic() >= next_capacity:
                 next_capacity = time.monotonic() + self.args.capacity_interval
                 self._report_capacity()
+                self._keep_sealing_key()
             self.stop.wait(self.args.heartbeat_interval)
 
     def _registration_says_stand_down(self, check_identity: bool) -> bool:
@@ -418,6 +447,20 @@ class Syncer:
         except api.TMCError as err:
             log(logging.WARNING, "capacity report failed", cluster=self.cluster, error=str(err))
 
+    def _keep_sealing_key(self) -> None:
+        """Load (or make) the key ring once, then keep its newest public key on the registration, rotating
+        when the registration asks for it."""
+        if not self.key_store.configured:
+            return
+        try:
+            if not self.keys:
+                self.keys = self.key_store.load_or_create()
+            self.keys = sealing_keys.keep_published(
+                self.hub, self.cluster, self.key_store, self.keys, f"{self.cluster}-syncer-sealing"
+            )
+        except (api.TMCError, OSError) as err:
+            log(logging.WARNING, "sealing key not published", cluster=self.cluster, error=str(err))
+
     # -- run
 
     def healthy(self) -> bool:
@@ -429,6 +472,7 @@ class Syncer:
     def run(self, endpoints: observability.Endpoints | None = None) -> int:
         process.install_signal_handlers(self.stop)
         log(logging.INFO, "syncer starting", cluster=self.cluster, hub=self.hub.host, member=self.member.host)
+        self._keep_sealing_key()  # before the first SyncWork: a sealed Secret opens with it
         self._registration_says_stand_down(check_identity=True)  # before the first apply
         self.works.start()
         threads = workqueue.run_workers(self.queue, self.handle, self.args.concurrency, self.metrics, "syncwork")

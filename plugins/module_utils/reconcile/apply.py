@@ -150,6 +150,7 @@ def apply_works(
     live: Mapping | None = None,
     concurrency: int = MEMBER_APPLY_CONCURRENCY,
     namespaces: set | None = None,
+    keys: list | None = None,
 ) -> MemberReport:
     """Make the member hold exactly the manifests of ``works`` (the SyncWorks of ``cluster``):
     deletions first, then the applies, ``concurrency`` at a time.
@@ -158,6 +159,8 @@ def apply_works(
     caller has them cached (the syncer's watches); else they are listed, one call per kind.
     ``namespaces``: member namespaces known to exist, kept by a caller that runs many passes (the
     syncer), so that a namespace is looked up once, not once per apply.
+    ``keys``: the member's sealing keys (``render.KeyPair``, newest first), which open the sealed
+    block of a Secret's SyncWork just before it is applied (render.sealing).
     """
     report = MemberReport(cluster)
     live = _live_index(member, cluster, works) if live is None else live
@@ -174,7 +177,15 @@ def apply_works(
         part = MemberReport(cluster)
         try:
             _apply_one(
-                member, work, live.get(manifest_key(work["spec"]["manifest"])), namespaces, part, now, check_mode, diff
+                member,
+                work,
+                live.get(manifest_key(work["spec"]["manifest"])),
+                namespaces,
+                part,
+                now,
+                check_mode,
+                diff,
+                keys,
             )
         except kube.KubeError as err:
             _record_error(part, work, err, now)
@@ -212,12 +223,13 @@ def _apply_one(
     now: dt.datetime,
     check_mode: bool,
     diff: bool,
+    keys: list | None = None,
 ) -> None:
-    manifest = work["spec"]["manifest"]
-    if kinds.is_self_made(manifest):
+    if kinds.is_self_made(work["spec"]["manifest"]):
         _refuse_self_made(report, work, now)
         return
-    wanted_hash = render.manifest_hash(manifest)
+    _check_target(work)
+    wanted_hash = render.work_hash(work)
     previous = work.get("status") or {}
     if (
         current is not None
@@ -227,6 +239,7 @@ def _apply_one(
         report.unchanged += 1
         report.statuses[object_key(work)] = _work_status(work, current, now)
         return
+    manifest = _opened(work, report.cluster, keys)
     namespace = manifest["metadata"].get("namespace") or ""
     _ensure_namespace(member, namespace, namespaces, check_mode)
     try:
@@ -316,6 +329,26 @@ def _disown(member: kube.Kube, manifest: Mapping, current: Mapping, check_mode: 
         namespace=meta.get("namespace"),
         dry_run=check_mode,
     )
+
+
+def _check_target(work: Mapping) -> None:
+    """Refuse (as the member would) a SyncWork whose object would land outside its source's
+    namespace, or in a namespace TMC never writes to (render.RESERVED_NAMESPACES)."""
+    try:
+        render.check_target(work)
+    except api.TMCError as err:
+        raise kube.KubeError(str(err), 403, "Forbidden") from None
+
+
+def _opened(work: Mapping, cluster: str, keys: list | None) -> dict:
+    """The manifest to apply: with a sealed block, its sensitive fields opened with the member's key."""
+    spec = work["spec"]
+    if "sealed" not in spec:
+        return spec["manifest"]
+    try:
+        return render.unseal_manifest(spec["manifest"], spec["sealed"], cluster, keys or [])
+    except render.SealingError as err:
+        raise kube.KubeError(str(err), 422, "SealingError") from None
 
 
 def _finish_deleted(

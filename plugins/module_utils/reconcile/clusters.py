@@ -29,7 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, placement
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, placement, render
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import sealing_keys
 
 FIELD_MANAGER = "tmc-multicluster"
 SYNCER_SERVICE_ACCOUNT = "syncer"
@@ -57,6 +58,7 @@ class ClusterSpec:
     capacity: Mapping | None = None
     namespace_selector: Mapping | None = None
     endpoint: str | None = None
+    rotate_sealing_key: bool = False
 
 
 def credentials_secret_name(name: str) -> str:
@@ -83,6 +85,9 @@ def registration_object(spec: ClusterSpec, endpoint: str | None) -> dict:
         body["capacity"] = dict(spec.capacity)
     if spec.namespace_selector is not None:
         body["namespaceSelector"] = dict(spec.namespace_selector)
+    if spec.rotate_sealing_key and spec.sync_mode == "Pull":
+        # The syncer makes the new key when it sees a new value here (it answers in status.sealing.rotation).
+        body["sealingKeyRotation"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return {
         "apiVersion": api.API_VERSION,
         "kind": api.KIND_CLUSTER,
@@ -222,14 +227,19 @@ def credentials_secret_object(name: str) -> dict:
     }
 
 
-def credentials_secret(name: str, member_kubeconfig: Mapping) -> dict:
+def credentials_secret(name: str, member_kubeconfig: Mapping, keys: list | None = None) -> dict:
+    """The push-mode credentials Secret: the member's kubeconfig and, for sealed Secrets, the
+    cluster's sealing keys (whoever applies to the member in push mode opens them)."""
     data = json.dumps(member_kubeconfig, sort_keys=True).encode()
+    body = {"kubeconfig": base64.b64encode(data).decode()}
+    if keys:
+        body[sealing_keys.SECRET_KEY] = base64.b64encode(sealing_keys.encode(keys).encode()).decode()
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "Opaque",
         "metadata": {"name": credentials_secret_name(name), "namespace": api.SYSTEM_NAMESPACE, "labels": _labels(name)},
-        "data": {"kubeconfig": base64.b64encode(data).decode()},
+        "data": body,
     }
 
 
@@ -243,6 +253,15 @@ def being_deregistered(hub: kube.Kube, names) -> set[str]:
     """Which of the clusters ``names`` are being deregistered, read from the hub now (push mode calls this
     after it listed their SyncWorks: a deletion it saw came after the mark, so this read sees the mark)."""
     return {name for name in names if deregistration_mode(hub.get(api.API_VERSION, api.KIND_CLUSTER, name))}
+
+
+def push_sealing_keys(hub: kube.Kube, name: str, rotate: bool) -> list:
+    """A push-mode cluster's sealing keys: those in its credentials Secret, a first one, or (rotate) a new
+    one before the newest old one."""
+    keys = sealing_keys.from_secret(hub.get("v1", "Secret", credentials_secret_name(name), api.SYSTEM_NAMESPACE))
+    if not keys:
+        return [render.KeyPair.generate()]
+    return sealing_keys.rotated(keys) if rotate else keys
 
 
 # ------------------------------------------------------------------ member probe

@@ -49,8 +49,40 @@ def resources_of(spec: Mapping) -> list[tuple[str, str]]:
     return [(r.get("group", "") or "", r["kind"]) for r in listed]
 
 
+def load_policy(hub) -> render.TenantPolicy:
+    """The platform admin's tenant policy (ConfigMap tmc-system/tmc-policy); the defaults without it."""
+    try:
+        configmap = hub.get("v1", "ConfigMap", render.POLICY_CONFIGMAP, api.SYSTEM_NAMESPACE)
+    except kube.KubeError as err:
+        if err.status not in (403, 404):
+            raise
+        configmap = None  # not allowed to read it: the defaults, which allow less than any admin would
+    return render.TenantPolicy.from_configmap(configmap)
+
+
+def check_placeable(hub, policy: render.TenantPolicy, spec: Mapping) -> None:
+    """Raise api.SpecError naming ``spec.resources[i]`` for a kind the placement may not place: one
+    the allow-list does not hold, or a cluster-scoped one (whatever the allow-list says)."""
+    resources = resources_of(spec)
+    policy.check_resources(resources)
+    for index, (group, kind) in enumerate(resources):
+        try:
+            namespaced = hub.resource(api_version_for(hub, group), kind).namespaced
+        except (kube.KubeError, AttributeError, KeyError):
+            continue  # not served by this hub (nothing to place), or a reader without discovery
+        if not namespaced:
+            raise api.SpecError(
+                f"spec.resources[{index}]",
+                f"{render.kind_key(group, kind)} is cluster-scoped: a WorkloadPlacement places namespaced kinds "
+                "only (cluster-scoped kinds are not placed yet: see docs/concepts/security.md)",
+            )
+
+
 def list_sources(hub, namespace: str, resources: Iterable[tuple[str, str]]) -> dict:
-    """Every object of the listed kinds in a hub namespace, keyed by (apiVersion, kind, name)."""
+    """Every object of the listed kinds in a hub namespace, keyed by (apiVersion, kind, name).
+
+    Only objects of that namespace: a cluster-scoped kind listed "in" a namespace would return
+    the whole hub's (check_placeable refuses those kinds before; this holds without it too)."""
     found: dict = {}
     for group, kind in sorted(set(resources)):
         try:
@@ -61,7 +93,7 @@ def list_sources(hub, namespace: str, resources: Iterable[tuple[str, str]]) -> d
                 continue  # a kind this hub does not serve: nothing to place
             raise
         for obj in items:
-            if _placeable(obj):
+            if _placeable(obj) and obj["metadata"].get("namespace") == namespace:
                 found[source_key(obj)] = obj
     return found
 
@@ -72,7 +104,7 @@ def get_sources(hub, namespace: str, keys: Iterable[tuple[str, str, str]]) -> di
     found: dict = {}
     for api_version, kind, name in keys:
         obj = hub.get(api_version, kind, name, namespace)
-        if obj is not None and _placeable(obj):
+        if obj is not None and _placeable(obj) and obj["metadata"].get("namespace") == namespace:
             found[source_key(obj)] = obj
     return found
 
@@ -138,6 +170,8 @@ class Plan:
     only_sources: set | None = None
     protected: set = field(default_factory=set)  # SyncWork keys kept as they are (their render failed)
     protected_placements: set = field(default_factory=set)  # placements whose decision failed
+    policy: render.TenantPolicy = field(default_factory=render.TenantPolicy)
+    untrusted: list = field(default_factory=list)  # (SyncWork key, reason): seen and ignored
 
     def works_for(self, cluster: str) -> list[dict]:
         """What a member should hold after this plan (deleted works marked for deletion)."""
@@ -177,8 +211,10 @@ def compact_work(work: dict) -> dict:
             meta.pop(key, None)
     spec = work.get("spec")
     if isinstance(spec, dict) and "manifest" in spec:
-        work["spec"] = {k: v for k, v in spec.items() if k != "manifest"}
-        work["spec"][SPEC_DIGEST] = render.manifest_hash(spec)
+        # The sealed block (a Secret's ciphertext, up to a megabyte) is not kept either: the digest
+        # covers what decides whether it must be sealed again.
+        work["spec"] = {k: v for k, v in spec.items() if k not in ("manifest", "sealed")}
+        work["spec"][SPEC_DIGEST] = render.manifest_hash(render.comparable_spec(spec))
     if isinstance(work.get("status"), dict):
         work["status"] = compact_status(work["status"])
     return work
@@ -195,10 +231,11 @@ def compact_status(current: Mapping) -> dict:
 
 def work_differs(desired: Mapping, current: Mapping) -> bool:
     current_spec = current.get("spec") or {}
+    wanted = render.comparable_spec(desired.get("spec"))
     if SPEC_DIGEST in current_spec:
-        if render.manifest_hash(desired.get("spec")) != current_spec[SPEC_DIGEST]:
+        if render.manifest_hash(wanted) != current_spec[SPEC_DIGEST]:
             return True
-    elif render.canonical_json(desired.get("spec")) != render.canonical_json(current_spec):
+    elif render.canonical_json(wanted) != render.canonical_json(render.comparable_spec(current_spec)):
         return True
     labels = current["metadata"].get("labels") or {}
     return any(labels.get(k) != v for k, v in (desired["metadata"].get("labels") or {}).items())
@@ -215,7 +252,7 @@ def _dependency_sources(source: Mapping, sources: Mapping, hub, namespace: str) 
         obj = sources.get(key)
         if obj is None:
             obj = hub.get("v1", kind, name, namespace)
-        if obj is not None and _placeable(obj):
+        if obj is not None and _placeable(obj) and obj["metadata"].get("namespace") == namespace:
             found.append(obj)
     return found
 
@@ -230,14 +267,17 @@ def plan_works(
     only_sources: set | None = None,
     thresholds: health.Thresholds | None = None,
     renewed: set | None = None,
+    policy: render.TenantPolicy | None = None,
 ) -> Plan:
     """Decide and render, reading only. Scope: one namespace, optionally one placement, some clusters,
     or some sources ((apiVersion, kind, name) keys: the controller's per-object passes).
 
     ``hub`` is anything with the read methods of ``kube.Kube`` (``list``, ``get``, ``request``):
-    a client, or the controller's watch caches.
+    a client, or the controller's watch caches. ``policy``: the tenant policy (read from the hub
+    when not given); a placement that breaks it is invalid and places nothing.
     """
     plan = Plan(namespace)
+    plan.policy = policy = policy or load_policy(hub)
     plan.only_sources = only_sources
     gates = gates or api.FeatureGates.from_overrides()
     wanted_clusters = set(clusters) if clusters else None
@@ -255,6 +295,7 @@ def plan_works(
             registrations, leases, now, thresholds, gates.is_enabled("TMCFailover")
         )
     labels_of = _cluster_labels(registrations)
+    sealing_keys = _sealing_keys(registrations)
     ns_obj = hub.get("v1", "Namespace", namespace)
     if ns_obj is None:
         raise api.SpecError("namespace", f"hub namespace {namespace!r} does not exist")
@@ -275,6 +316,7 @@ def plan_works(
     for wp in placements:
         name = wp["metadata"]["name"]
         try:
+            check_placeable(hub, policy, wp.get("spec") or {})
             result = placement.decide(
                 wp, registrations, previous=wp.get("status"), namespace_labels=ns_labels, gates=gates, now=now
             )
@@ -334,6 +376,7 @@ def plan_works(
                     wanted_clusters,
                     retained,
                     shares if obj is source else None,
+                    sealing_keys,
                 )
     _diff_plan(hub, plan, namespace, placement_name, wanted_clusters)
     return plan
@@ -411,6 +454,30 @@ def _divide(plan: Plan, outcome: PlacementOutcome, source: Mapping, spec: Mappin
     return division.shares if divided else None
 
 
+def _sealing_keys(registrations: Iterable[Mapping]) -> dict[str, str]:
+    """Each cluster's public sealing key, as its syncer (or cluster_registration) published it."""
+    found = {}
+    for registration in registrations:
+        key = (((registration.get("status") or {}).get("sealing")) or {}).get("publicKey")
+        if key:
+            found[registration["metadata"]["name"]] = key
+    return found
+
+
+def _sealed(manifest: dict, source: Mapping, cluster: str, sealing_keys: Mapping) -> tuple[dict, dict | None]:
+    """The manifest without its sensitive fields and their sealed block (a Secret), or as it is."""
+    if not render.sensitive_fields(manifest):
+        return manifest, None
+    key = sealing_keys.get(cluster)
+    if not key:
+        raise api.SpecError(
+            "cluster",
+            f"{cluster} has published no sealing key yet: a {manifest['kind']} is placed there once its syncer "
+            "(or cluster_registration in push mode) has published one on its ClusterRegistration",
+        )
+    return render.seal_manifest(manifest, cluster, key, source["metadata"].get("resourceVersion") or "")
+
+
 def _render_for_clusters(
     plan: Plan,
     source: dict,
@@ -421,6 +488,7 @@ def _render_for_clusters(
     wanted: set | None,
     retained: Callable[[str], bool],
     shares: Mapping | None = None,
+    sealing_keys: Mapping | None = None,
 ) -> None:
     for cluster in clusters:
         if wanted is not None and cluster not in wanted:
@@ -436,6 +504,7 @@ def _render_for_clusters(
                 cluster_labels=labels_of.get(cluster, {}),
                 retain_replicas=retain,
             )
+            manifest, sealed = _sealed(manifest, source, cluster, sealing_keys or {})
             work = render.build_syncwork(
                 source,
                 cluster,
@@ -445,6 +514,7 @@ def _render_for_clusters(
                 initial_replicas=(replicas if replicas is not None else kinds.replica_count(source))
                 if retain
                 else None,
+                sealed=sealed,
             )
         except api.TMCError as err:
             plan.errors.append(
@@ -470,8 +540,23 @@ def _existing_works(hub, namespace: str, only_sources: set | None) -> list[dict]
     return hub.list(api.API_VERSION, api.KIND_SYNCWORK, label_selector=selector)
 
 
+def trusted_works(works: Iterable[Mapping], namespace: str | None = None, untrusted: list | None = None) -> list:
+    """The SyncWorks a reader of status may believe (``render.untrusted_reason``), of the sources of
+    hub namespace ``namespace`` when given; the others go to ``untrusted`` as (key, reason)."""
+    kept = []
+    for work in works:
+        reason = render.untrusted_reason(work)
+        if reason is None and namespace is not None and (work["spec"]["source"].get("namespace") != namespace):
+            reason = f"its spec.source is in namespace {work['spec']['source'].get('namespace')!r}, not {namespace!r}"
+        if reason is None:
+            kept.append(work)
+        elif untrusted is not None:
+            untrusted.append((object_key(work), reason))
+    return kept
+
+
 def _diff_plan(hub, plan: Plan, namespace: str, placement_name: str | None, wanted: set | None) -> None:
-    for work in _existing_works(hub, namespace, plan.only_sources):
+    for work in trusted_works(_existing_works(hub, namespace, plan.only_sources), namespace, plan.untrusted):
         plan.existing[object_key(work)] = work
     for key, work in sorted(plan.desired.items()):
         current = plan.existing.get(key)
@@ -491,6 +576,13 @@ def _diff_plan(hub, plan: Plan, namespace: str, placement_name: str | None, want
             continue
         if plan.only_sources is not None and source_of(work) not in plan.only_sources:
             continue
-        if key in plan.protected or (work.get("spec") or {}).get("placement") in plan.protected_placements:
-            continue
+        kept = key in plan.protected or (work.get("spec") or {}).get("placement") in plan.protected_placements
+        if kept and _allowed_work(plan.policy, work):
+            continue  # a kind the policy no longer allows goes, even from a placement that is invalid now
         plan.delete.append(work)
+
+
+def _allowed_work(policy: render.TenantPolicy, work: Mapping) -> bool:
+    source = (work.get("spec") or {}).get("source") or {}
+    group = str(source.get("apiVersion") or "").rpartition("/")[0]
+    return policy.allows(group, str(source.get("kind") or ""))

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, identity
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import clusters, identity, sealing_keys
 
 FIELD_MANAGER = clusters.FIELD_MANAGER
 
@@ -147,8 +147,10 @@ def register_cluster(
     registration = clusters.registration_object(spec, endpoint)
     _validate(hub, registration)
     objects = [clusters.cluster_namespace_object(spec.name), *clusters.syncer_identity_objects(spec.name)]
+    keys = None
     if spec.sync_mode == "Push" and member_kubeconfig is not None:
-        objects.append(clusters.credentials_secret(spec.name, member_kubeconfig))
+        keys = clusters.push_sealing_keys(hub, spec.name, spec.rotate_sealing_key)
+        objects.append(clusters.credentials_secret(spec.name, member_kubeconfig, keys))
     objects.append(registration)
     result = RegisterResult(False, None, member=info, cluster_id=cluster_id)
     created: list[Mapping] = []
@@ -164,7 +166,9 @@ def register_cluster(
         change = kube.ensure_absent(hub, secret, check_mode)
         if change.changed:
             result.changes.append(("Secret", secret["metadata"]["name"], change))
-    _write_status(hub, spec, registration, info, probe_error, lease, now, thresholds, cluster_id, result, check_mode)
+    _write_status(
+        hub, spec, registration, info, probe_error, lease, now, thresholds, cluster_id, result, check_mode, keys
+    )
     if cluster_id is not None and identity.write_record(member, spec.name, cluster_id, clusterset, check_mode):
         result.changes.append(("MemberRecord", spec.name, kube.Change(True, None, None)))
     result.changed = any(change.changed for _kind, _name, change in result.changes)
@@ -219,11 +223,14 @@ def _write_status(
     cluster_id: str | None,
     result: RegisterResult,
     check_mode: bool,
+    keys: list | None = None,
 ) -> None:
     registration = result.registration or registration
     status = clusters.registration_status(registration, info, probe_error, lease, now, thresholds)
     if cluster_id is not None:
         status["clusterID"] = cluster_id
+    if keys:  # push mode: the public half of the keys in the credentials Secret (render.sealing)
+        status["sealing"] = sealing_keys.sealing_status(keys, "")
     if result.registration is not None and clusters.write_status(hub, registration, status, check_mode):
         # A new lastHeartbeatTime alone comes from the renewal: not a change either.
         changed = _without_beat(registration.get("status") or {}) != _without_beat(status)

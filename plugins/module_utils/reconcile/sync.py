@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, redact, render
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import aggregate, apply, clusters, hub_writes
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import (
+    aggregate,
+    apply,
+    clusters,
+    hub_writes,
+    sealing_keys,
+)
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import plan as planning
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.common import now_utc, run_all
 
@@ -43,11 +49,22 @@ def member_client(hub: kube.Kube, registration: Mapping) -> kube.Kube:
     return kube.client_for(kube.ClientConfig(kubeconfig=config))
 
 
+def member_keys(hub: kube.Kube, registration: Mapping) -> list:
+    """A push-mode member's sealing keys, from its credentials Secret (none: its sealed Secrets do not open)."""
+    ref = (registration.get("spec") or {}).get("credentialsSecretRef") or {}
+    if not ref:
+        return []
+    secret = hub.get("v1", "Secret", ref["name"], ref.get("namespace") or api.SYSTEM_NAMESPACE)
+    return sealing_keys.from_secret(secret) or []
+
+
 def hub_works_for(hub: kube.Kube, cluster: str, namespace: str | None = None) -> list[dict]:
+    """The trusted SyncWorks of ``cluster`` (of the sources of hub ``namespace`` when given)."""
     selector = f"{render.LABEL_SOURCE_NAMESPACE}={render.label_value(namespace)}" if namespace else None
-    return hub.list(
+    found = hub.list(
         api.API_VERSION, api.KIND_SYNCWORK, namespace=api.cluster_namespace(cluster), label_selector=selector
     )
+    return planning.trusted_works(found, namespace)
 
 
 def run_members(members: Mapping[str, Any], task, concurrency: int = 8) -> dict:
@@ -110,9 +127,10 @@ def sync_mode(registration: Mapping) -> str:
     return (registration.get("spec") or {}).get("syncMode", "Push")
 
 
-def push_members(hub: kube.Kube, registrations: Iterable[Mapping], refused: dict) -> dict:
+def push_members(hub: kube.Kube, registrations: Iterable[Mapping], refused: dict, keys: dict | None = None) -> dict:
     """Clients of every push-mode member, from the credentials stored at its registration; why a
-    member has none goes into ``refused`` (by cluster)."""
+    member has none goes into ``refused`` (by cluster); their sealing keys go to ``keys`` (by cluster)
+    when given."""
     members = {}
     for registration in registrations:
         if sync_mode(registration) != "Push":
@@ -120,6 +138,8 @@ def push_members(hub: kube.Kube, registrations: Iterable[Mapping], refused: dict
         name = registration["metadata"]["name"]
         try:
             members[name] = member_client(hub, registration)
+            if keys is not None:
+                keys[name] = member_keys(hub, registration)
         except api.TMCError as err:
             refused[name] = str(err)
     return members
@@ -149,7 +169,7 @@ def selection_warnings(request: PushRequest, plan: planning.Plan, registered: It
     return warnings
 
 
-def _member_pass(hub: kube.Kube, request: PushRequest, plan: planning.Plan, members: dict, now, diff: bool):
+def _member_pass(hub: kube.Kube, request: PushRequest, plan: planning.Plan, members: dict, now, diff: bool, keys: dict):
     """Apply on every member and write back SyncWork statuses; returns (reports, works, status writes)."""
     check_mode = request.check_mode
     works = {c: (plan.works_for(c) if check_mode else hub_works_for(hub, c, request.namespace)) for c in members}
@@ -161,7 +181,7 @@ def _member_pass(hub: kube.Kube, request: PushRequest, plan: planning.Plan, memb
 
     def one(cluster, member):
         try:
-            return apply.apply_works(member, cluster, works[cluster], now, check_mode, diff)
+            return apply.apply_works(member, cluster, works[cluster], now, check_mode, diff, keys=keys.get(cluster))
         except kube.KubeError as err:
             report = apply.MemberReport(cluster)
             report.errors.append({"cluster": cluster, "message": f"member {cluster}: {err}"})
@@ -208,7 +228,8 @@ def push_pass(
     registrations = hub.list(api.API_VERSION, api.KIND_CLUSTER)
     modes = {r["metadata"]["name"]: sync_mode(r) for r in registrations}
     refused: dict = {}
-    members = push_members(hub, registrations, refused)
+    keys: dict = {}
+    members = push_members(hub, registrations, refused, keys)
     # Push mode: this run is what syncs these clusters, so it renews their heartbeats.
     renewed, unreachable = clusters.renew_reachable_heartbeats(hub, members, now, check_mode)
 
@@ -239,7 +260,7 @@ def push_pass(
             errors.append({"cluster": name, "message": unreachable[name]})
     pulled = sorted(name for name in targets if modes.get(name) == "Pull")
     members = {name: client for name, client in members.items() if name in targets and name in renewed}
-    reports, flat, written = _member_pass(hub, request, plan, members, now, request.diff)
+    reports, flat, written = _member_pass(hub, request, plan, members, now, request.diff, keys)
     flat += _pulled_works(hub, request.namespace, pulled)
     written += aggregate.aggregate_status(hub, plan, flat, now, check_mode, gates)
     deadline = monotonic() + request.wait_timeout
@@ -247,7 +268,7 @@ def push_pass(
         sleep(1)
         now = now_utc()
         plan = plan_now(now)
-        _wait_reports, flat, extra = _member_pass(hub, request, plan, members, now, False)
+        _wait_reports, flat, extra = _member_pass(hub, request, plan, members, now, False, keys)
         flat += _pulled_works(hub, request.namespace, pulled)
         written += extra + aggregate.aggregate_status(hub, plan, flat, now, False, gates)
     for report in reports.values():

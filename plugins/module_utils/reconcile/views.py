@@ -298,12 +298,42 @@ def read_view(
         raise api.SpecError("namespace", f"hub namespace {namespace!r} does not exist")
     placements = hub.list(api.API_VERSION, api.KIND_PLACEMENT, namespace=namespace)
     selector = f"{render.LABEL_SOURCE_NAMESPACE}={render.label_value(namespace)}"
-    syncworks = hub.list(api.API_VERSION, api.KIND_SYNCWORK, label_selector=selector)
+    warnings = []
+    try:
+        # Only the SyncWorks the controller itself believes (render.untrusted_reason).
+        syncworks = planning.trusted_works(
+            hub.list(api.API_VERSION, api.KIND_SYNCWORK, label_selector=selector), namespace
+        )
+    except kube.KubeError as err:
+        if err.status != 403:
+            raise
+        # Tenants may not read SyncWorks (docs/concepts/security.md): the view then has the placements'
+        # decisions and summaries and the workloads' aggregated status, without per-object cluster rows.
+        syncworks = []
+        warnings.append(
+            "this identity may not read SyncWorks: per-cluster rows of each workload are left out "
+            "(the placements' summaries and the workloads' aggregated status are shown)"
+        )
     sources = list_sources(hub, namespace, _source_kinds(placements, syncworks, kind))
     view = build_view(namespace, placements, syncworks, sources, placement, cluster, kind)
-    registered = cluster is None or hub.get(api.API_VERSION, api.KIND_CLUSTER, cluster) is not None
-    warnings = view_warnings(view, placements, placement, cluster, kind, registered)
+    registered = _registered(hub, cluster)
+    unreadable = bool(warnings)  # SyncWorks this identity may not read: what the placements recorded instead
+    if unreadable:
+        _from_placement_status(view, placements, cluster)
+    warnings += view_warnings(view, placements, placement, cluster, None if unreadable else kind, registered)
     return {**view, "warnings": warnings} if warnings else view
+
+
+def _registered(hub: kube.Kube, cluster: str | None) -> bool:
+    """Whether ``cluster`` is registered; taken as registered when this identity may not read registrations."""
+    if cluster is None:
+        return True
+    try:
+        return hub.get(api.API_VERSION, api.KIND_CLUSTER, cluster) is not None
+    except kube.KubeError as err:
+        if err.status != 403:
+            raise
+        return True
 
 
 def view_warnings(
@@ -332,3 +362,15 @@ def view_warnings(
         )
         warnings.append(f"no workload of kind {kind} is placed in namespace {namespace}{scope}")
     return warnings
+
+
+def _from_placement_status(view: dict, placements: Iterable[Mapping], cluster: str | None) -> None:
+    """Without SyncWorks: each placement's summary as the controller wrote it, and "available" from
+    the placements' Available conditions."""
+    recorded = {wp["metadata"]["name"]: (wp.get("status") or {}) for wp in placements}
+    for row in view["placements"]:
+        summary = [dict(r) for r in recorded.get(row["name"], {}).get("summary") or ()]
+        row["summary"] = [r for r in summary if cluster is None or r.get("cluster") == cluster]
+    view["available"] = bool(view["placements"]) and all(
+        row["conditions"]["Available"]["status"] == "True" for row in view["placements"]
+    )

@@ -17,6 +17,8 @@ writing ``render.render_manifest(...)``:
 - ``strip``: the fields a hub's API server or controllers wrote;
 - ``patches``: JSON pointer/patch (the jsonpatch and jsonpointer libraries) and merge patch;
 - ``overrides``: label selectors and per-cluster overrides;
+- ``sealing``: a Secret's data sealed to the member's syncer key (X25519, AES-GCM);
+- ``policy``: the tenant rules (allowed kinds, protected fields) the admission policies also enforce;
 - ``inputs``: checks on a source object and a cluster name;
 - ``manifest``: render_manifest;
 - ``syncwork``: the SyncWork's name, labels and body.
@@ -52,6 +54,23 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.render.patches im
     parse_pointer,
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.render.pods import dependencies
+from ansible_collections.tmc.multicluster.plugins.module_utils.render.policy import (
+    ALLOWED_KINDS_KEY,
+    DEFAULT_ALLOWED_KINDS,
+    POLICY_CONFIGMAP,
+    PROTECTED_FIELDS,
+    RESERVED_NAMESPACES,
+    TenantPolicy,
+    check_target,
+    kind_key,
+)
+from ansible_collections.tmc.multicluster.plugins.module_utils.render.sealing import (
+    KeyPair,
+    SealingError,
+    seal_manifest,
+    sensitive_fields,
+    unseal_manifest,
+)
 from ansible_collections.tmc.multicluster.plugins.module_utils.render.strip import (
     ANNOTATION_LAST_APPLIED,
     ANNOTATION_PRESERVE_NODE_PORTS,
@@ -69,11 +88,30 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.render.syncwork i
     LABEL_SOURCE_NAMESPACE,
     LABEL_SOURCE_UID,
     build_syncwork,
+    comparable_spec,
     label_value,
     syncwork_name,
+    untrusted_reason,
+    work_hash,
 )
 
 __all__ = [
+    "ALLOWED_KINDS_KEY",
+    "DEFAULT_ALLOWED_KINDS",
+    "POLICY_CONFIGMAP",
+    "PROTECTED_FIELDS",
+    "RESERVED_NAMESPACES",
+    "check_target",
+    "TenantPolicy",
+    "kind_key",
+    "untrusted_reason",
+    "KeyPair",
+    "SealingError",
+    "comparable_spec",
+    "seal_manifest",
+    "sensitive_fields",
+    "unseal_manifest",
+    "work_hash",
     "ANNOTATION_LAST_APPLIED",
     "ANNOTATION_MANIFEST_HASH",
     "ANNOTATION_PRESERVE_NODE_PORTS",

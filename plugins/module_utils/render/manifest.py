@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, kinds
-from ansible_collections.tmc.multicluster.plugins.module_utils.render import inputs, strip
+from ansible_collections.tmc.multicluster.plugins.module_utils.render import inputs, policy, strip
 from ansible_collections.tmc.multicluster.plugins.module_utils.render.overrides import apply_override, override_matches
 
 
@@ -56,7 +56,8 @@ def render_manifest(
     3. every override matching the cluster, in list order (see apply_override); errors
        name ``spec.overrides[i]...``;
     4. labels tmc.kcp.io/managed=true, tmc.kcp.io/cluster=<cluster> and annotation
-       tmc.kcp.io/source=<ns>/<name>/<uid> (last, so no override can remove them).
+       tmc.kcp.io/source=<ns>/<name>/<uid> (last, so no override can remove them);
+    5. policy.check_rendered: a service-account token Secret is refused.
 
     ``retain_replicas``: the member owns the replica count (an autoscaler there scales the
     workload, or the placement says so): the manifest carries none, whatever the share or an
@@ -85,4 +86,5 @@ def render_manifest(
     meta["labels"][api.LABEL_MANAGED] = "true"
     meta["labels"][api.LABEL_CLUSTER] = cluster
     meta["annotations"][api.ANNOTATION_SOURCE] = inputs.source_reference(source)
+    policy.check_rendered(manifest)
     return manifest

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
-from ansible_collections.tmc.multicluster.plugins.module_utils.render import canonical, images, patches, pods
+from ansible_collections.tmc.multicluster.plugins.module_utils.render import canonical, images, patches, pods, policy
 
 
 def selector_matches(selector: Any, labels: Mapping[str, str] | None, field: str = "clusterSelector") -> bool:
@@ -112,25 +112,17 @@ def _override_image(manifest: dict, image: Any, field: str) -> None:
                 raise api.SpecError(field, f"container {container.get('name')!r}: {exc}") from None
 
 
-def _identity(manifest: Any) -> tuple:
-    meta = manifest.get("metadata") if isinstance(manifest, dict) else None
-    meta = meta if isinstance(meta, dict) else {}
-    kind = manifest.get("kind") if isinstance(manifest, dict) else None
-    api_version = manifest.get("apiVersion") if isinstance(manifest, dict) else None
-    return (api_version, kind, meta.get("name"), meta.get("namespace"))
-
-
 def apply_override(manifest: Mapping, override: Mapping, field: str = "spec.overrides[0]") -> dict:
     """Apply one override entry (image, then mergePatch, then jsonPatch) to a copy of manifest.
 
     Does not check whether the override matches a cluster (see override_matches). An
-    override may change anything but the object's identity: apiVersion, kind,
-    metadata.name and metadata.namespace.
+    override may change anything but the fields of ``policy.PROTECTED_FIELDS``: the object's
+    identity (apiVersion, kind, metadata.name, metadata.namespace), RBAC subjects, roleRef,
+    rules and aggregationRule, and a Secret's type.
     """
     if not isinstance(override, Mapping):
         raise api.SpecError(field, "must be an object")
     result = canonical.plain(manifest)
-    before = _identity(result)
     if override.get("image") is not None:
         _override_image(result, override["image"], f"{field}.image")
     if override.get("mergePatch") is not None:
@@ -141,6 +133,5 @@ def apply_override(manifest: Mapping, override: Mapping, field: str = "spec.over
         result = patches.apply_json_patch(result, override["jsonPatch"], f"{field}.jsonPatch")
     if not isinstance(result, dict) or not isinstance(result.get("metadata"), dict):
         raise api.SpecError(field, "the result must still be an object with metadata")
-    if _identity(result) != before:
-        raise api.SpecError(field, "must not change apiVersion, kind, metadata.name or metadata.namespace")
+    policy.check_override_result(manifest, result, field)
     return result

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
-from ansible_collections.tmc.multicluster.plugins.module_utils.render import canonical, inputs
+from ansible_collections.tmc.multicluster.plugins.module_utils.render import canonical, inputs, sealing
 
 #: SyncWork label: the source object's namespace (a DNS label, always a valid label value).
 LABEL_SOURCE_NAMESPACE = f"{api.GROUP}/source-namespace"
@@ -83,6 +83,7 @@ def build_syncwork(
     placement_name: str | None,
     deletion_policy: str = "Delete",
     initial_replicas: int | None = None,
+    sealed: Mapping | None = None,
 ) -> dict:
     """The SyncWork object (contract.md) that carries ``manifest`` to ``cluster``.
 
@@ -92,7 +93,8 @@ def build_syncwork(
     Labels make the SyncWorks of a cluster, a placement, a source namespace, a source
     name/kind or a source uid listable with a selector; values that are not valid label
     values go through label_value(). The finalizer is set at creation so that the
-    syncer's cleanup can never be skipped.
+    syncer's cleanup can never be skipped. ``sealed``: the sealed block of a manifest whose
+    sensitive fields ``sealing.seal_manifest`` took out (``spec.sealed``).
     """
     inputs.check_source(source)
     inputs.check_cluster(cluster)
@@ -139,6 +141,8 @@ def build_syncwork(
         if isinstance(initial_replicas, bool) or not isinstance(initial_replicas, int) or initial_replicas < 0:
             raise api.SpecError("spec.initialReplicas", f"{initial_replicas!r} is not a replica count")
         spec["initialReplicas"] = initial_replicas
+    if sealed is not None:
+        spec["sealed"] = canonical.plain(sealed)
     return {
         "apiVersion": api.API_VERSION,
         "kind": api.KIND_SYNCWORK,
@@ -154,3 +158,61 @@ def build_syncwork(
         },
         "spec": spec,
     }
+
+
+def untrusted_reason(work: Mapping) -> str | None:
+    """Why the controller must not believe a SyncWork, or None when it may.
+
+    A SyncWork counts only where the controller (or workload_sync) writes it: in the hub
+    namespace ``tmc-cluster-<c>``, for cluster ``<c>`` (taken from the namespace, never from
+    labels or spec), under the one name ``syncwork_name`` gives its source, with labels that
+    agree with its spec. Anything else (a tenant's SyncWork in its own namespace, a syncer's
+    edit that speaks for another team or cluster) is ignored by every reader of status.
+    """
+    meta = work.get("metadata") if isinstance(work, Mapping) else None
+    if not isinstance(meta, Mapping):
+        return "not an object"
+    namespace = meta.get("namespace") or ""
+    if not namespace.startswith(api.CLUSTER_NAMESPACE_PREFIX):
+        return f"namespace {namespace!r} is not a cluster namespace ({api.CLUSTER_NAMESPACE_PREFIX}<cluster>)"
+    cluster = namespace[len(api.CLUSTER_NAMESPACE_PREFIX) :]
+    spec = work.get("spec") if isinstance(work.get("spec"), Mapping) else {}
+    if spec.get("cluster") != cluster:
+        return f"spec.cluster {spec.get('cluster')!r} is not {cluster!r}, the cluster of namespace {namespace}"
+    source = spec.get("source") if isinstance(spec.get("source"), Mapping) else {}
+    if not source.get("namespace"):
+        return "spec.source names no namespace"
+    claimed = {"apiVersion": source.get("apiVersion"), "kind": source.get("kind"), "metadata": source}
+    try:
+        expected = syncwork_name(claimed, cluster)
+    except api.TMCError as err:
+        return f"spec.source: {err}"
+    if meta.get("name") != expected:
+        return f"its name is not {expected!r}, the name of the SyncWork of its spec.source"
+    labels = meta.get("labels") or {}
+    wanted = {api.LABEL_CLUSTER: cluster, LABEL_SOURCE_NAMESPACE: label_value(source["namespace"])}
+    if spec.get("placement"):
+        wanted[api.LABEL_PLACEMENT] = label_value(spec["placement"])
+    for key, value in wanted.items():
+        # The source-namespace label is what readers select by: it must be there. The others are
+        # for people's selectors; absent, they cannot mislead.
+        if labels.get(key) != value and (key in labels or key == LABEL_SOURCE_NAMESPACE):
+            return f"label {key}={labels.get(key)!r} does not agree with its spec ({value!r})"
+    return None
+
+
+def comparable_spec(spec: Any) -> Any:
+    """A SyncWork spec as two passes compare it: a sealed block by its key and source version only
+    (every sealing makes a new ciphertext). A spec without one is returned as it is."""
+    if not isinstance(spec, Mapping) or "sealed" not in spec:
+        return spec
+    return {**spec, "sealed": sealing.comparable(spec["sealed"])}
+
+
+def work_hash(work: Mapping) -> str:
+    """What the syncer records as applied (``status.appliedManifestHash``): the manifest's hash, and
+    with a sealed block the hash of both, so that a Secret whose data changed is applied again."""
+    spec = work.get("spec") or {}
+    if "sealed" not in spec:
+        return canonical.manifest_hash(spec.get("manifest"))
+    return canonical.manifest_hash({"manifest": spec.get("manifest"), "sealed": sealing.comparable(spec["sealed"])})
