@@ -46,6 +46,12 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.reflector
     object_key,
     spec_changed,
 )
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.trust import (
+    INDEXERS,
+    SOURCE_INDEX,
+    TenantPolicyCache,
+    trusted_work,
+)
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement import decision_inputs_changed
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import (
     aggregate,
@@ -62,7 +68,6 @@ SUMMARY_INTERVAL = 0.5  # at most two placement summaries per namespace and seco
 # Status changes wait this long before their pass, so that the clusters' near-simultaneous reports of
 # one rollout become one write of the source's status instead of one per report.
 AGGREGATE_WINDOW = 0.1
-SOURCE_INDEX = "source"  # SyncWorks by (source namespace label, apiVersion, kind, name)
 # Sources per pass (--sources-per-pass). A pass holds its sources, their rendered SyncWorks and their
 # current ones (decoded from the caches); a namespace of 10,000 workloads on 3 clusters goes through in
 # passes of this many sources, not in one pass holding 30,000 rendered SyncWorks (hundreds of MB).
@@ -72,7 +77,6 @@ SOURCES_PER_PASS = 100
 CACHE_SYNC_WAIT = 30.0  # a new leader waits this long, at most, for its caches' first lists
 Cache = Union[Reflector, ReflectorSet]  # noqa: UP007 - ansible-test's pylint
 DEPENDENCY_KINDS = frozenset({"ConfigMap", "Secret"})
-POLICY_TTL = 10.0  # seconds an edit of the tenant policy (ConfigMap tmc-system/tmc-policy) takes to apply
 PER_NAMESPACE = object()  # a watch scope: see Controller.__init__
 
 
@@ -166,33 +170,6 @@ def _labels_match(obj: Mapping, wanted: Mapping) -> bool:
     return all(labels.get(k) == v for k, v in wanted.items())
 
 
-def _label_indexer(key: str, trusted: Callable[[Mapping], bool] = lambda _obj: True):
-    def values(obj: Mapping) -> list:
-        found = (obj["metadata"].get("labels") or {}).get(key)
-        return [] if found is None or not trusted(obj) else [found]
-
-    return values
-
-
-def _trusted_work(work: Mapping) -> bool:
-    return render.untrusted_reason(work) is None
-
-
-def _syncwork_source(work: Mapping) -> list:
-    """The source a SyncWork counts for; none for a SyncWork the controller must not believe, so that
-    no index read (a pass's existing works, the status aggregation) ever finds one."""
-    label = (work["metadata"].get("labels") or {}).get(render.LABEL_SOURCE_NAMESPACE)
-    return [] if label is None or not _trusted_work(work) else [(label, *common.source_of(work))]
-
-
-INDEXERS = {
-    (api.API_VERSION, api.KIND_SYNCWORK): {
-        f"label:{render.LABEL_SOURCE_NAMESPACE}": _label_indexer(render.LABEL_SOURCE_NAMESPACE, _trusted_work),
-        SOURCE_INDEX: _syncwork_source,
-    },
-}
-
-
 # What the caches keep: a SyncWork without its manifest (the controller renders manifests, it never
 # reads them back).
 TRANSFORMS = {(api.API_VERSION, api.KIND_SYNCWORK): planning.compact_work}
@@ -241,7 +218,7 @@ class Controller:
         # source must not write over what a pass over changed sources ("src") wrote meanwhile.
         self._namespace_locks: dict[str, threading.Lock] = {}
         self.thresholds = health.Thresholds(args.heartbeat_threshold, args.eviction_timeout)
-        self._policy: tuple[float, render.TenantPolicy | None] = (0.0, None)
+        self.tenant_policy = TenantPolicyCache(self.hub)
         self.evictions_held = False
         self.namespaces = set(flags.split_list(args.namespaces))
         # Source status writes. Spec first: while changed sources wait for their SyncWorks (pending "src",
@@ -403,7 +380,7 @@ class Controller:
             with self._summaries_lock:
                 self.summaries.update(store.shared(object_key(obj)), (None, None), None)
             before = (old or {}).get("metadata", {}).get("labels", {}).get(render.LABEL_SOURCE_NAMESPACE)
-            if old is not None and _trusted_work(old) and before is not None and self._watched(before):
+            if old is not None and trusted_work(old) and before is not None and self._watched(before):
                 # Its source's status without it, and a pass that writes its SyncWork back as planned.
                 self._defer("agg", before, common.source_of(old))
                 self._defer("src", before, common.source_of(old))
@@ -539,15 +516,6 @@ class Controller:
             conflict_with=self._identity_conflicts().get(cluster),
         )
 
-    def _tenant_policy(self) -> render.TenantPolicy:
-        """The platform admin's tenant policy, read from the hub at most every POLICY_TTL seconds (an edit
-        of the ConfigMap takes effect within that, and a pass costs no extra request)."""
-        expires, policy = self._policy
-        if policy is None or time.monotonic() >= expires:
-            policy = planning.load_policy(self.hub)
-            self._policy = (time.monotonic() + POLICY_TTL, policy)
-        return policy
-
     def _namespace_lock(self, namespace: str) -> threading.Lock:
         with self._pending_lock:
             return self._namespace_locks.setdefault(namespace, threading.Lock())
@@ -604,7 +572,12 @@ class Controller:
         now = common.now_utc()
         started = time.monotonic()
         plan = planning.plan_works(
-            self.cached, namespace, now, gates=self.gates, only_sources=only_sources, policy=self._tenant_policy()
+            self.cached,
+            namespace,
+            now,
+            gates=self.gates,
+            only_sources=only_sources,
+            policy=self.tenant_policy.current(),
         )
         if self.metrics.enabled:
             self.metrics.decision_seconds.observe(time.monotonic() - started)
@@ -689,15 +662,14 @@ class Controller:
             self._check_policy()
 
     def _check_policy(self) -> None:
-        """An edit of the tenant policy re-decides every namespace with placements (within POLICY_TTL)."""
-        before = self._policy[1]
+        """An edit of the tenant policy re-decides every namespace with placements (within its TTL)."""
         try:
-            after = self._tenant_policy()
+            changed = self.tenant_policy.changed()
         except kube.KubeError as err:
             log(logging.WARNING, "cannot read the tenant policy", error=str(err))
             return
-        if before is not None and after != before:
-            log(logging.INFO, "tenant policy changed", allowed=after.describe())
+        if changed is not None:
+            log(logging.INFO, "tenant policy changed", allowed=changed.describe())
             for namespace in self._placement_namespaces():
                 self.queue.add(("ns", namespace), urgent=True)
 
