@@ -50,6 +50,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.trust imp
     INDEXERS,
     SOURCE_INDEX,
     TenantPolicyCache,
+    report_untrusted,
     trusted_work,
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement import decision_inputs_changed
@@ -376,7 +377,7 @@ class Controller:
         if reason is not None:
             # Not counted anywhere; out of the summaries if it ever was in them, and the source it
             # counted for before (a syncer's edit) looked at again.
-            self._ignore_untrusted(event, obj, reason)
+            report_untrusted(self.metrics, event, obj, reason)
             with self._summaries_lock:
                 self.summaries.update(store.shared(object_key(obj)), (None, None), None)
             before = (old or {}).get("metadata", {}).get("labels", {}).get(render.LABEL_SOURCE_NAMESPACE)
@@ -400,21 +401,6 @@ class Controller:
         ):
             return
         self._defer("agg", namespace, common.source_of(obj))
-
-    def _ignore_untrusted(self, event: str, obj: Mapping, reason: str) -> None:
-        """Report a SyncWork the controller does not believe (once per change of it)."""
-        if event in ("DELETED", "SYNC"):
-            return
-        meta = obj["metadata"]
-        log(
-            logging.WARNING,
-            "ignoring an untrusted SyncWork",
-            namespace=meta.get("namespace"),
-            name=meta["name"],
-            reason=reason,
-        )
-        if self.metrics.enabled:
-            self.metrics.untrusted.labels(api.KIND_SYNCWORK).inc()
 
     def _defer(self, purpose: str, namespace: str, source: tuple) -> None:
         source = store.shared(source)  # thousands wait at once: their names are the caches' strings

@@ -12,10 +12,12 @@ most every ``ttl`` seconds: a pass costs no extra request, and an edit takes eff
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, render
+from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.observability import log
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import common
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import plan as planning
 
@@ -40,6 +42,22 @@ def _syncwork_source(work: Mapping) -> list:
     no index read (a pass's existing works, the status aggregation) ever finds one."""
     label = (work["metadata"].get("labels") or {}).get(render.LABEL_SOURCE_NAMESPACE)
     return [] if label is None or not trusted_work(work) else [(label, *common.source_of(work))]
+
+
+def report_untrusted(metrics, event: str, obj: Mapping, reason: str) -> None:
+    """Log and count a SyncWork the controller does not believe (once per change of it)."""
+    if event in ("DELETED", "SYNC"):
+        return
+    meta = obj["metadata"]
+    log(
+        logging.WARNING,
+        "ignoring an untrusted SyncWork",
+        namespace=meta.get("namespace"),
+        name=meta["name"],
+        reason=reason,
+    )
+    if metrics.enabled:
+        metrics.untrusted.labels(api.KIND_SYNCWORK).inc()
 
 
 INDEXERS = {
