@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import status
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import reflector
-from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import common
+from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import aggregate, common
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import plan as planning
 
 json_values = st.recursive(
@@ -88,7 +88,8 @@ conditions = st.lists(
             "status": st.sampled_from(["True", "False", "Unknown", "maybe"]),
             "message": st.text(max_size=5),
             "lastTransitionTime": st.just("2026-11-23T18:00:00Z"),
-        }
+        },
+        optional={"reason": st.sampled_from(["KindNotServed", "RefusedByMember", ""])},
     ),
     max_size=4,
 )
@@ -116,6 +117,8 @@ def test_a_compacted_status_summarizes_and_aggregates_like_the_full_one(current,
     assert status.work_state(compacted) == status.work_state(full)
     assert status.summarize([compacted]) == status.summarize([full])
     assert compacted["status"].get("downstreamStatus") == current.get("downstreamStatus")
+    # What the source's status gets from this cluster (with a Degraded SyncWork's reason and message).
+    assert aggregate.cluster_status(compacted) == aggregate.cluster_status(full)
 
 
 @given(json_values)

@@ -34,7 +34,7 @@ SCOPES = {api.KIND_CLUSTER: "Cluster", api.KIND_PLACEMENT: "Namespaced", api.KIN
 COLUMNS = {
     api.KIND_CLUSTER: ["Location", "Ready", "Sync", "Age"],
     api.KIND_PLACEMENT: ["Clusters", "Scheduled", "Reason", "Available", "Age"],
-    api.KIND_SYNCWORK: ["Cluster", "Kind", "Source", "Applied", "Available", "Age"],
+    api.KIND_SYNCWORK: ["Cluster", "Kind", "Source", "Applied", "Available", "Reason", "Age"],
 }
 KINDS = list(CRD_FILES)
 

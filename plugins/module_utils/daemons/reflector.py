@@ -5,6 +5,12 @@
 
 List, then watch from the list's resourceVersion; re-list on 410 Gone or on a broken stream
 (after backoff); keep a cache and call a handler for every change.
+
+A kind the API server stops serving (its CustomResourceDefinition removed, or never installed)
+answers 404, which discovery confirms: the reflector forgets the kind's discovery, says so once
+and asks again after a backoff of up to ``UNSERVED_RETRY_MAX`` seconds; with ``unserved="empty"``
+its cache then holds nothing (every cached object is handed on as DELETED) and counts as filled,
+so that its readers see what the API server serves. ``on_served(served)`` hears each change.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from ansible_collections.tmc.multicluster.plugins.module_utils import kube
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import store
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.observability import Metrics, log
+
+UNSERVED_RETRY_MAX = 30.0  # seconds between two asks whether a kind is served again
+KEEP, EMPTY = "keep", "empty"  # what a cache does when its kind stops being served
 
 
 def spec_changed(old: Mapping | None, new: Mapping) -> bool:
@@ -63,9 +72,20 @@ class Reflector:
         name: str | None = None,
         indexers: Mapping[str, Callable[[dict], Iterable]] | None = None,
         transform: Callable[[dict], dict] | None = None,
+        unserved: str = KEEP,
+        on_served: Callable[[bool], None] | None = None,
     ):
         """``transform``: what the cache keeps of each object (a smaller copy); handlers see that copy,
-        as ``obj`` and as ``old``, so that they compare like with like."""
+        as ``obj`` and as ``old``, so that they compare like with like.
+
+        ``unserved``: what the cache does when the API server stops serving the kind. ``KEEP`` (the
+        default) holds the objects it has and stays unfilled until the kind is back: a restarting API
+        server answers 404 for custom kinds for a moment, and a controller must never take that for
+        every object deleted. ``EMPTY`` (the syncer's member caches, whose readers only apply) drops
+        them, each handed on as DELETED, and counts as filled: the kind holds nothing there.
+        ``on_served(served)``: called when the kind starts or stops being served."""
+        if unserved not in (KEEP, EMPTY):
+            raise ValueError(f"unserved must be {KEEP!r} or {EMPTY!r}, not {unserved!r}")
         self.client, self.api_version, self.kind = client, api_version, kind
         self.transform = transform
         self.handler, self.stop = handler, stop
@@ -83,6 +103,8 @@ class Reflector:
         self._thread: threading.Thread | None = None
         if metrics is not None:
             metrics.watch_cache(kind.lower(), self)
+        self.unserved, self.on_served = unserved, on_served
+        self.served: bool | None = None  # None until the first answer
 
     def start(self) -> Reflector:
         self._thread = threading.Thread(target=self._run, name=f"watch-{self.name}", daemon=True)
@@ -137,16 +159,63 @@ class Reflector:
         except Exception as err:  # noqa: BLE001 - a handler bug must not stop the watch
             log(logging.ERROR, "event handler failed", resource=self.name, error=str(err))
 
+    def _replace(self, entries: list) -> None:
+        for event, raw, old in self.store.replace(entries):
+            obj = self.store.decode(raw)
+            self._emit(event, obj, obj if event == "DELETED" else None if old is None else self.store.decode(old))
+
     def _relist(self) -> None:
         entries, version = self.client.list_with_version(
             self.api_version, self.kind, self.namespace, self.label_selector, keep=self._entry
         )
-        for event, raw, old in self.store.replace(entries):
-            obj = self.store.decode(raw)
-            self._emit(event, obj, obj if event == "DELETED" else None if old is None else self.store.decode(old))
+        self._replace(entries)
         self.resource_version = version
         self.last_contact = time.monotonic()
         self.synced.set()
+        self._served(True)
+
+    def _served(self, served: bool) -> None:
+        """Record whether the kind is served; a change is logged once and handed to ``on_served``
+        (the first list of a served kind is no news)."""
+        was, self.served = self.served, served
+        if was is served or (was is None and served):
+            return
+        if served:
+            log(logging.INFO, "kind served again", resource=self.name, api_version=self.api_version, kind=self.kind)
+        else:
+            log(
+                logging.WARNING,
+                "kind not served by the API server; asking again with backoff",
+                resource=self.name,
+                api_version=self.api_version,
+                kind=self.kind,
+                retry_max_s=UNSERVED_RETRY_MAX,
+            )
+        if self.on_served is not None:
+            try:
+                self.on_served(served)
+            except Exception as err:  # noqa: BLE001 - a handler bug must not stop the watch
+                log(logging.ERROR, "served handler failed", resource=self.name, error=str(err))
+
+    def _not_served(self, err: kube.KubeError) -> bool:
+        """Whether a 404 means that the API server does not serve the kind (discovery, asked afresh,
+        agrees), rather than a moment's answer of a restarting one."""
+        if err.status != 404:
+            return False
+        self.client.forget(self.api_version)
+        try:
+            self.client.resource(self.api_version, self.kind)
+        except kube.KubeError as again:
+            return again.status == 404
+        return False
+
+    def _on_unserved(self) -> None:
+        """The kind is not served: said once (``_served``); an emptying cache holds nothing and is filled."""
+        if self.unserved == EMPTY:
+            self._replace([])
+            self.resource_version = ""
+            self.synced.set()
+        self._served(False)
 
     def _restart(self, reason: str) -> None:
         if self.metrics is not None and self.metrics.enabled:
@@ -154,6 +223,7 @@ class Reflector:
 
     def _run(self) -> None:
         backoff = 0.2
+        unserved_backoff = 1.0
         next_resync = time.monotonic() + self.resync_period
         need_list = True
         while not self.stop.is_set():
@@ -161,7 +231,7 @@ class Reflector:
                 if need_list:
                     self._relist()
                     need_list = False
-                    backoff = 0.2
+                    backoff, unserved_backoff = 0.2, 1.0
                 timeout = int(max(5, min(60, next_resync - time.monotonic())))
                 for event, obj in self.client.watch(
                     self.api_version, self.kind, self.namespace, self.resource_version, self.label_selector, timeout
@@ -185,6 +255,12 @@ class Reflector:
                         self._emit("SYNC", obj, obj)
             except kube.KubeError as err:
                 need_list = True
+                if self._not_served(err):
+                    self._restart("unserved")
+                    self._on_unserved()
+                    self.stop.wait(unserved_backoff)  # no log line: said once, when it stopped
+                    unserved_backoff = min(unserved_backoff * 2, UNSERVED_RETRY_MAX)
+                    continue
                 self._restart("gone" if err.status == 410 else "error")
                 if err.status != 410:
                     log(

@@ -15,6 +15,13 @@ It renews the cluster's heartbeat Lease and reports the member's capacity.
 During a hub partition it keeps the member exactly as it is — it acts only on
 SyncWorks it can read, never on lost contact — and catches up with a re-list.
 
+A SyncWork it cannot apply gets conditions that say why (``apply.classify``, the same
+words as ``workload_sync``): the syncer logs it once, when it changes, and tries again
+after a backoff (a refusal), when the kind is served again (a kind whose CRD the member
+lacks: its watch asks with backoff), or when the SyncWork changes (a manifest without a
+name). A member object that disappears is applied again; one whose kind stops being
+served turns its SyncWork Degraded.
+
 Run: ``python -m ansible_collections.tmc.multicluster.plugins.module_utils.daemons syncer --help``
 """
 
@@ -28,6 +35,7 @@ import threading
 import time
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api, health, kube, tracing
+from ansible_collections.tmc.multicluster.plugins.module_utils import status as status_mod
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import (
     connection,
     flags,
@@ -38,6 +46,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.daemons import (
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.observability import log
 from ansible_collections.tmc.multicluster.plugins.module_utils.daemons.reflector import (
+    EMPTY,
     Reflector,
     object_key,
     spec_changed,
@@ -57,6 +66,17 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import 
 # member updates (one rollout) becomes one write.
 STATUS_WINDOW = 0.1
 STATUS = "status"  # the key of a SyncWork's status write: (STATUS, (namespace, name))
+# The longest wait before an object the member refused is tried again (a quota may free up, a webhook
+# come back); the backoff starts at the queue's base delay.
+REFUSED_RETRY_MAX = 300.0
+
+
+def manifest_kind(work: dict) -> list[tuple[str, str]]:
+    """Index of the SyncWork cache: the (apiVersion, kind) its manifest makes on the member."""
+    manifest = (work.get("spec") or {}).get("manifest") or {}
+    if manifest.get("apiVersion") and manifest.get("kind"):
+        return [(manifest["apiVersion"], manifest["kind"])]
+    return []
 
 
 def parser() -> argparse.ArgumentParser:
@@ -130,6 +150,7 @@ class Syncer:
             resync_period=args.resync_period,
             metrics=metrics,
             name="syncworks",
+            indexers={"kind": manifest_kind},
         )
         self.downstream: dict[tuple[str, str], Reflector] = {}
         self.owner: dict[tuple, tuple[str, str]] = {}  # manifest key -> SyncWork key
@@ -160,8 +181,8 @@ class Syncer:
             self.standdown.deletion_seen()
         if event == "MODIFIED" and not spec_changed(old, work):
             return  # status or finalizers only: this syncer wrote them
-        manifest = (work.get("spec") or {}).get("manifest") or {}
-        if manifest.get("apiVersion") and manifest.get("kind"):
+        manifest = (work.get("spec") or {}).get("manifest")
+        if apply.manifest_problem(manifest) is None:  # else: the key's pass says what is wrong
             with self._lock:
                 self.owner[common.manifest_key(manifest)] = object_key(work)
             self._watch_kind(manifest["apiVersion"], manifest["kind"])
@@ -193,9 +214,17 @@ class Syncer:
                 resync_period=self.args.resync_period,
                 metrics=self.metrics,
                 name=f"member-{kind.lower()}",
+                unserved=EMPTY,  # a kind the member stops serving: its objects are gone, its SyncWorks say so
+                on_served=lambda served: self._kind_served(api_version, kind, served),
             )
             self.downstream[(api_version, kind)] = reflector
         reflector.start()
+
+    def _kind_served(self, api_version: str, kind: str, served: bool) -> None:
+        """The member started or stopped serving a kind: each of its SyncWorks is applied again (and
+        says so), including those whose object the cache never held."""
+        for key in self.works.keys_by_index("kind", (api_version, kind)):
+            self.queue.add(key, urgent=served)
 
     def _on_downstream(self, _event: str, obj: dict, _old) -> None:
         meta = obj.get("metadata") or {}
@@ -208,7 +237,9 @@ class Syncer:
     # -- one key
 
     def _live(self, work: dict) -> dict | None:
-        manifest = work["spec"]["manifest"]
+        manifest = work["spec"].get("manifest")
+        if apply.manifest_problem(manifest) is not None:
+            return {}  # nothing to look up: apply_works says what is wrong with it
         reflector = self.downstream.get((manifest["apiVersion"], manifest["kind"]))
         if reflector is None:
             return None  # not watched: apply_works lists it
@@ -252,16 +283,48 @@ class Syncer:
         new = report.statuses.get(key)
         self._sync_latency(work, new)
         if new is not None and not work["metadata"].get("deletionTimestamp"):
+            self._say_change(key, work.get("status") or {}, new)
             raw = store.encode(new)
             with self._lock:
                 self._statuses[key] = raw
                 self._status_since.setdefault(key, time.monotonic())
             self.queue.add_after((STATUS, key), STATUS_WINDOW)
-        transient = [
-            e for e in report.errors if e.get("status", 0) == 0 or e.get("status", 0) >= 500 or e.get("status") == 429
-        ]
-        if transient:
-            raise kube.KubeError(transient[0]["message"], transient[0].get("status", 0))
+        self._retry(apply.failure_of(report))
+
+    @staticmethod
+    def _retry(failure: dict | None) -> None:
+        """When the key comes back after a failure its status reports: a member that did not answer
+        soon (the queue's backoff, logged); a refusal after a longer backoff, quietly. A kind not served
+        comes back when its watch sees it served (``_kind_served``); a manifest without a name when the
+        SyncWork changes."""
+        if failure is None:
+            return
+        if failure["reason"] == apply.MEMBER_UNAVAILABLE:
+            raise kube.KubeError(failure["message"], failure.get("status") or 0)
+        if failure["reason"] in (apply.REFUSED_BY_MEMBER, apply.APPLY_FAILED):
+            raise workqueue.Backoff(failure["message"], REFUSED_RETRY_MAX)
+
+    def _say_change(self, key: tuple, before: dict, after: dict) -> None:
+        """One log line when a SyncWork's Degraded condition changes (not one per retry)."""
+        old = status_mod.get_condition(before.get("conditions"), "Degraded") or {}
+        new = status_mod.get_condition(after.get("conditions"), "Degraded") or {}
+        if (old.get("status"), old.get("reason"), old.get("message")) == (
+            new.get("status"),
+            new.get("reason"),
+            new.get("message"),
+        ):
+            return
+        if new.get("status") == "True":
+            log(
+                logging.WARNING,
+                "SyncWork cannot be applied",
+                cluster=self.cluster,
+                work=f"{key[0]}/{key[1]}",
+                reason=new.get("reason"),
+                message=new.get("message"),
+            )
+        elif old.get("status") == "True":
+            log(logging.INFO, "SyncWork applied again", cluster=self.cluster, work=f"{key[0]}/{key[1]}")
 
     def _deletion_stood_down(self, work: dict) -> bool:
         """A SyncWork being deleted while the cluster is deregistered: True when handled here.
@@ -358,7 +421,7 @@ class Syncer:
     def _count(self, work: dict, report: apply.MemberReport, seconds: float) -> None:
         if not self.metrics.enabled:
             return
-        kind = work["spec"]["manifest"]["kind"]
+        kind = str((work["spec"].get("manifest") or {}).get("kind") or "")
         for operation in ("created", "updated", "deleted", "unchanged"):
             if getattr(report, operation):
                 self.metrics.operations.labels(self.cluster, kind, operation, "success").inc(getattr(report, operation))

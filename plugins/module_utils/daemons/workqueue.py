@@ -102,17 +102,18 @@ class WorkQueue:
             heapq.heappush(self._delayed, (when, self._seq, key))
             self._cond.notify()
 
-    def backoff(self, failures: int) -> float:
-        """The delay after ``failures`` earlier failures: exponential with full jitter, capped."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** min(failures, 32))
+    def backoff(self, failures: int, max_delay: float | None = None) -> float:
+        """The delay after ``failures`` earlier failures: exponential with full jitter, capped at
+        ``max_delay`` (default: the queue's)."""
+        ceiling = min(max_delay or self.max_delay, self.base_delay * 2 ** min(failures, 32))
         return random.uniform(self.base_delay, max(self.base_delay, ceiling))
 
-    def retry(self, key) -> float:
-        """Add ``key`` back after its next backoff; returns the delay."""
+    def retry(self, key, max_delay: float | None = None) -> float:
+        """Add ``key`` back after its next backoff (capped at ``max_delay``); returns the delay."""
         with self._cond:
             failures = self._failures.get(key, 0)
             self._failures[key] = failures + 1
-        delay = self.backoff(failures)
+        delay = self.backoff(failures, max_delay)
         self.add_after(key, delay)
         return delay
 
@@ -211,6 +212,16 @@ class CacheNotSynced(api.TMCError):
         self.kind = kind
 
 
+class Backoff(api.TMCError):
+    """A key failed in a way its handler has already reported (a SyncWork's condition says why, and
+    one log line when that changed): it comes back after its backoff, capped at ``max_delay``, and
+    each retry is logged at debug level only."""
+
+    def __init__(self, message: str, max_delay: float):
+        super().__init__(message)
+        self.max_delay = max_delay
+
+
 def filled(cache, what: str):
     """``cache`` (a Reflector or ReflectorSet) once it has its first list; ``CacheNotSynced``, naming
     ``what``, before."""
@@ -227,8 +238,9 @@ def process_key(
     metrics: Metrics | None = None,
     kind: str = "key",
 ) -> None:
-    """Handle one key taken from ``queue`` and mark it done: a failure comes back after its backoff,
-    a key whose write the write gate held back (``NotLeader``) is dropped, a key that waits for a
+    """Handle one key taken from ``queue`` and mark it done: a failure comes back after its backoff
+    (quietly for a ``Backoff``: its handler reported it), a key whose write the write gate held back
+    (``NotLeader``) is dropped, a key that waits for a
     cache (``CacheNotSynced``) comes back after ``CACHE_RETRY`` seconds, with no failure counted
     (``waited_for``: the caches already said to be waited for, one log line each)."""
     started = time.monotonic()
@@ -238,6 +250,9 @@ def process_key(
     except kube.NotLeader:
         queue.forget(key)  # leadership was lost mid-pass: dropped, the next leader's first pass redoes it
         log(logging.DEBUG, "not leading: key dropped", key=str(key))
+    except Backoff as err:
+        delay = queue.retry(key, err.max_delay)
+        log(logging.DEBUG, "failed as reported; will retry", key=str(key), error=str(err), retry_in_s=round(delay, 2))
     except CacheNotSynced as err:
         queue.add_after(key, CACHE_RETRY)
         if err.kind not in waited_for:

@@ -68,7 +68,7 @@ def aggregate_status(
                 continue
             if only_sources is not None and key not in only_sources:
                 continue
-            per_cluster = {w["spec"]["cluster"]: (w.get("status") or {}).get("downstreamStatus") or {} for w in placed}
+            per_cluster = {w["spec"]["cluster"]: cluster_status(w) for w in placed}
             new = status.aggregate_status(source["kind"], per_cluster, now, source["metadata"].get("generation"))
             if not status_differs(source.get("status") or {}, new) or (defer is not None and defer(key)):
                 continue
@@ -80,6 +80,22 @@ def aggregate_status(
         if write_placement_summary(hub, outcome.placement, status.summarize(placed), now, check_mode):
             written += 1
     return written
+
+
+def cluster_status(work: Mapping) -> dict:
+    """What one cluster adds to its source's aggregated status: its object's status (empty when the
+    member holds none), and, when its SyncWork could not be applied, a Degraded condition with the
+    SyncWork's reason and message (so a source never reads healthy while a cluster cannot run it)."""
+    current = work.get("status") or {}
+    downstream = dict(current.get("downstreamStatus") or {})
+    degraded = status.get_condition(current.get("conditions"), "Degraded")
+    if degraded is None or degraded.get("status") != status.TRUE:
+        return downstream
+    condition = {"type": "Degraded", "status": status.TRUE}
+    condition.update({k: degraded[k] for k in ("reason", "message", "lastTransitionTime") if degraded.get(k)})
+    others = [c for c in downstream.get("conditions") or () if c.get("type") != "Degraded"]
+    downstream["conditions"] = [*others, condition]
+    return downstream
 
 
 def write_placement_summary(

@@ -8,6 +8,14 @@ each SyncWork's manifest with field manager ``tmc-syncer``, creates namespaces o
 reverts drift, deletes per the finalizer protocol, and computes each SyncWork's status.
 An object the member refuses is reported for that object and stops nothing else.
 
+Why a SyncWork could not be applied is classified here, once, for the syncer and for
+``workload_sync`` alike (``classify``): the reason of its Applied=False, Available=False
+and Degraded=True conditions is ``MissingName`` (its manifest has no name),
+``KindNotServed`` (the member does not serve the kind: its CustomResourceDefinition is
+missing there, or was removed), ``RefusedByMember`` (the member's API server refused the
+object: a quota, a LimitRange, an admission webhook, an invalid field) or
+``MemberUnavailable`` (no answer: retried).
+
 A no-op pass makes no write: a SyncWork whose manifest hash and downstream
 fingerprint (generation, or resourceVersion for kinds without one) match what
 was last applied is left alone, so repeats cost one list per kind and cluster.
@@ -16,6 +24,7 @@ was last applied is left alone, so repeats cost one list per kind and cluster.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +40,61 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.common 
 SYNCER = api.FIELD_MANAGER
 # The field manager that sets the replica count of a workload whose members own it, once, at creation.
 INITIAL_REPLICAS_MANAGER = "tmc-initial-replicas"
+
+# Why a SyncWork could not be applied: the reason of its conditions (see the module docstring).
+MISSING_NAME = "MissingName"
+KIND_NOT_SERVED = "KindNotServed"
+REFUSED_BY_MEMBER = "RefusedByMember"
+MEMBER_UNAVAILABLE = "MemberUnavailable"
+APPLY_FAILED = "ApplyFailed"  # a failure no rule above names
+_REQUEST_PREFIX = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE|WATCH) /\S*: ")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why one SyncWork could not be applied: a condition reason and a message that says it in the
+    same words whoever met it (syncer or module)."""
+
+    reason: str
+    message: str
+    status: int | None = None  # the member's HTTP status, when it answered
+
+    @property
+    def transient(self) -> bool:
+        """Worth trying again soon: the member did not answer."""
+        return self.reason == MEMBER_UNAVAILABLE
+
+
+def manifest_problem(manifest) -> Failure | None:
+    """What makes a manifest impossible to apply before any member is asked (None: nothing).
+    The hub's CRD refuses both at admission; a SyncWork written where that validation is absent
+    still gets a condition, never an exception."""
+    if not isinstance(manifest, Mapping) or not manifest.get("apiVersion") or not manifest.get("kind"):
+        return Failure(APPLY_FAILED, "spec.manifest has no apiVersion or kind: there is nothing to apply")
+    name = (manifest.get("metadata") if isinstance(manifest.get("metadata"), Mapping) else {}).get("name")
+    if not isinstance(name, str) or not name:
+        return Failure(
+            MISSING_NAME,
+            f"spec.manifest.metadata.name is missing: a {manifest['kind']} cannot be created without a name",
+        )
+    return None
+
+
+def classify(err: kube.KubeError, manifest: Mapping) -> Failure:
+    """The ``Failure`` of an apply (or delete) of ``manifest`` that raised ``err``."""
+    kind, api_version = manifest.get("kind"), manifest.get("apiVersion")
+    if err.status == 404 and err.details.get("kind") != "namespaces":
+        # Discovery does not list the kind, or (discovery cached) the API server has no such resource.
+        return Failure(
+            KIND_NOT_SERVED,
+            f"the member does not serve {kind} in {api_version}: its CustomResourceDefinition is not "
+            "installed there (or was removed)",
+            404,
+        )
+    message = _REQUEST_PREFIX.sub("", str(err))
+    if kube.is_transient(err):
+        return Failure(MEMBER_UNAVAILABLE, f"the member did not answer: {message}", err.status or None)
+    return Failure(REFUSED_BY_MEMBER, f"the member refused it: {message}", err.status)
 
 
 @dataclass
@@ -66,7 +130,9 @@ def fingerprint(obj: Mapping | None) -> str | None:
 
 def _live_index(member: kube.Kube, cluster: str, works: list[Mapping]) -> dict:
     """Live managed objects on the member, one list per kind, keyed by (apiVersion, kind, ns, name)."""
-    kinds = sorted({(w["spec"]["manifest"]["apiVersion"], w["spec"]["manifest"]["kind"]) for w in works})
+    kinds = sorted(
+        {(w["spec"]["manifest"]["apiVersion"], w["spec"]["manifest"]["kind"]) for w in works if _appliable(w)}
+    )
     selector = f"{api.LABEL_MANAGED}=true,{api.LABEL_CLUSTER}={cluster}"
     index = {}
     for api_version, kind in kinds:
@@ -103,31 +169,35 @@ def _ensure_namespace(member: kube.Kube, namespace: str, known: set, check_mode:
     known.add(namespace)
 
 
+def _appliable(work: Mapping) -> bool:
+    return manifest_problem((work.get("spec") or {}).get("manifest")) is None
+
+
 def _work_status(
-    work: Mapping, live: Mapping | None, now: dt.datetime, error: str | None = None, applied_hash: str | None = None
+    work: Mapping,
+    live: Mapping | None,
+    now: dt.datetime,
+    error: str | None = None,
+    applied_hash: str | None = None,
+    reason: str = APPLY_FAILED,
 ) -> dict:
+    """The SyncWork's status after this pass. With ``error``: not applied, not available, Degraded
+    for ``reason``; what the member runs (``live``: nothing, when None) is still reported as it is,
+    never the status of an object that is gone."""
     current = work.get("status") or {}
-    manifest = work["spec"]["manifest"]
+    manifest = work["spec"].get("manifest") or {}
     conditions = current.get("conditions") or []
     new = dict(current)
     new["observedGeneration"] = work["metadata"].get("generation")
+    new.update(_downstream(live))
     if error is not None:
         new.update({"applied": False, "available": False, "message": error[:4000]})
-        conditions = status.set_condition(conditions, "Applied", "False", "ApplyFailed", error[:1000], now)
-        conditions = status.set_condition(conditions, "Degraded", "True", "ApplyFailed", error[:1000], now)
+        for ctype, state in (("Applied", "False"), ("Available", "False"), ("Degraded", "True")):
+            conditions = status.set_condition(conditions, ctype, state, reason, error[:1000], now)
         new["conditions"] = conditions
         return new
     available = status.is_available(manifest["kind"], live) if live else False
-    new.update(
-        {
-            "applied": True,
-            "available": bool(available),
-            "message": "",
-            "downstreamStatus": status.downstream_status(live) if live else {},
-            "downstreamFingerprint": fingerprint(live) or "",
-            "downstreamUID": live["metadata"].get("uid", "") if live else "",
-        }
-    )
+    new.update({"applied": True, "available": bool(available), "message": ""})
     if applied_hash:
         new["appliedManifestHash"] = applied_hash
         new["lastAppliedTime"] = status.format_time(now)
@@ -138,6 +208,15 @@ def _work_status(
     conditions = status.set_condition(conditions, "Degraded", "False", "Healthy", "", now)
     new["conditions"] = conditions
     return new
+
+
+def _downstream(live: Mapping | None) -> dict:
+    """The status fields that describe the member's object (empty when there is none)."""
+    return {
+        "downstreamStatus": status.downstream_status(live) if live else {},
+        "downstreamFingerprint": fingerprint(live) or "",
+        "downstreamUID": live["metadata"].get("uid", "") if live else "",
+    }
 
 
 def apply_works(
@@ -167,28 +246,32 @@ def apply_works(
     namespaces = set() if namespaces is None else namespaces
     ordered = sorted(works, key=object_key)
     for work in [w for w in ordered if w["metadata"].get("deletionTimestamp")]:  # deletions first, in order
+        if not _appliable(work):
+            report.finished.append(work)  # nothing can have been made from it
+            continue
         manifest = work["spec"]["manifest"]
+        current = live.get(manifest_key(manifest))
         try:
-            _finish_deleted(member, work, live.get(manifest_key(manifest)), report, check_mode)
+            _finish_deleted(member, work, current, report, check_mode)
         except kube.KubeError as err:
-            _record_error(report, work, err, now)
+            _record_error(report, work, classify(err, manifest), now, current)
 
     def apply(work: Mapping) -> MemberReport:
         part = MemberReport(cluster)
+        problem = manifest_problem(work["spec"].get("manifest"))
+        if problem is not None:
+            _record_error(part, work, problem, now)
+            return part
+        manifest = work["spec"]["manifest"]
+        current = live.get(manifest_key(manifest))
         try:
-            _apply_one(
-                member,
-                work,
-                live.get(manifest_key(work["spec"]["manifest"])),
-                namespaces,
-                part,
-                now,
-                check_mode,
-                diff,
-                keys,
-            )
+            _apply_one(member, work, current, namespaces, part, now, check_mode, diff, keys)
         except kube.KubeError as err:
-            _record_error(part, work, err, now)
+            failure = classify(err, manifest)
+            if failure.reason == KIND_NOT_SERVED:
+                member.forget(manifest["apiVersion"])  # asked afresh next time: the CRD may come (back)
+                current = None  # whatever was cached, the member holds none of it now
+            _record_error(part, work, failure, now, current)
         return part
 
     applies = [(apply, w) for w in ordered if not w["metadata"].get("deletionTimestamp")]
@@ -197,12 +280,29 @@ def apply_works(
     return report
 
 
-def _record_error(report: MemberReport, work: Mapping, err: kube.KubeError, now: dt.datetime) -> None:
-    key = manifest_key(work["spec"]["manifest"])
+def _record_error(
+    report: MemberReport, work: Mapping, failure: Failure, now: dt.datetime, current: Mapping | None = None
+) -> None:
+    """One SyncWork's ``failure``: an entry of ``report.errors`` and the status that says it
+    (``current``: what the member runs, still reported as it is)."""
+    manifest = work["spec"].get("manifest")
+    meta = (manifest.get("metadata") if isinstance(manifest, Mapping) else None) or {}
     report.errors.append(
-        {"kind": key[1], "namespace": key[2], "name": key[3], "status": err.status, "message": str(err)}
+        {
+            "kind": manifest.get("kind") if isinstance(manifest, Mapping) else None,
+            "namespace": meta.get("namespace") or "",
+            "name": meta.get("name"),
+            "status": failure.status,
+            "reason": failure.reason,
+            "message": failure.message,
+        }
     )
-    report.statuses[object_key(work)] = _work_status(work, None, now, error=str(err))
+    report.statuses[object_key(work)] = _work_status(work, current, now, error=failure.message, reason=failure.reason)
+
+
+def failure_of(report: MemberReport) -> dict | None:
+    """The error ``apply_works`` recorded for the one SyncWork of ``report`` (None: it went well)."""
+    return report.errors[0] if report.errors else None
 
 
 def _merge_report(report: MemberReport, part: MemberReport) -> None:
@@ -240,6 +340,7 @@ def _apply_one(
         report.statuses[object_key(work)] = _work_status(work, current, now)
         return
     manifest = _opened(work, report.cluster, keys)
+    member.resource(manifest["apiVersion"], manifest["kind"])  # a kind the member does not serve: no namespace made
     namespace = manifest["metadata"].get("namespace") or ""
     _ensure_namespace(member, namespace, namespaces, check_mode)
     try:
@@ -355,8 +456,12 @@ def _finish_deleted(
     member: kube.Kube, work: Mapping, current: Mapping | None, report: MemberReport, check_mode: bool
 ) -> None:
     """Finalizer protocol: delete the downstream object (policy Delete), then the SyncWork may go.
-    An object the member makes for itself is never deleted: only TMC's marks come off it."""
+    An object the member makes for itself is never deleted: only TMC's marks come off it. A kind the
+    member does not serve (discovery asked afresh) holds no object: the SyncWork may go."""
     manifest = work["spec"]["manifest"]
+    if not _served(member, manifest):
+        report.finished.append(work)
+        return
     if kinds.is_self_made(manifest):
         if current is not None:
             _disown(member, manifest, current, check_mode)
@@ -369,3 +474,20 @@ def _finish_deleted(
         if not check_mode and member.get(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace")):
             return  # still there (its own finalizers): the finalizer stays until it is gone
     report.finished.append(work)
+
+
+def _served(member: kube.Kube, manifest: Mapping) -> bool:
+    """Whether the member serves the manifest's kind, by discovery (asked afresh when it says no)."""
+    try:
+        member.resource(manifest["apiVersion"], manifest["kind"])
+    except kube.KubeError as err:
+        if err.status != 404:
+            raise
+        member.forget(manifest["apiVersion"])
+        try:
+            member.resource(manifest["apiVersion"], manifest["kind"])
+        except kube.KubeError as again:
+            if again.status != 404:
+                raise
+            return False
+    return True

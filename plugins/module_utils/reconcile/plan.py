@@ -223,9 +223,12 @@ def compact_work(work: dict) -> dict:
 def compact_status(current: Mapping) -> dict:
     """What the controller keeps of a SyncWork status (see ``compact_work``)."""
     kept = {k: current[k] for k in KEPT_STATUS if k in current}
-    degraded = status.condition_status(current.get("conditions"), "Degraded")
-    if degraded is not None:
-        kept["conditions"] = [{"type": "Degraded", "status": degraded}]
+    degraded = status.get_condition(current.get("conditions"), "Degraded")
+    if degraded is not None and degraded.get("status") is not None:
+        condition = {"type": "Degraded", "status": degraded["status"]}
+        if degraded["status"] == status.TRUE:  # why, for the source's status (aggregate.cluster_status)
+            condition.update({k: degraded[k] for k in ("reason", "message", "lastTransitionTime") if k in degraded})
+        kept["conditions"] = [condition]
     return kept
 
 
