@@ -408,7 +408,9 @@ def test_a_kind_no_member_serves_is_reported_not_waited_for(truth):
     result = sync_module(bed, ns["module"])
     module_work = syncwork(hub, MODULE_CLUSTER, ns["module"], "Gadget", "g1")
     assert assert_failed_as(module_work, "KindNotServed") == daemon_message  # daemon and module agree
-    assert [(e["reason"], e["message"]) for e in result["errors"]] == [("KindNotServed", daemon_message)]
+    assert [(e["reason"], e["message"]) for e in result["errors"] if e.get("kind") == "Gadget"] == [
+        ("KindNotServed", daemon_message)
+    ]
     assert result["available"] is False
 
     # The placement counts it degraded, not available.
@@ -535,7 +537,7 @@ def test_a_crd_removed_from_a_member_turns_its_syncworks_degraded(truth):
     delete_crd(members[MODULE_CLUSTER], f"widgets.{TEST_GROUP}")
     result = sync_module(bed, ns["module"])
     assert assert_failed_as(syncwork(hub, MODULE_CLUSTER, ns["module"], "Widget", "small"), "KindNotServed") == gone
-    assert sorted((e["name"], e["reason"]) for e in result["errors"]) == [
+    assert sorted((e["name"], e["reason"]) for e in result["errors"] if e.get("kind") == "Widget") == [
         ("big", "KindNotServed"),
         ("small", "KindNotServed"),
     ]
@@ -649,7 +651,9 @@ def test_a_quota_refusal_is_reported_once_and_retried_with_backoff(truth):
         assert_failed_as(syncwork(hub, MODULE_CLUSTER, ns["module"], "Deployment", "quota"), "RefusedByMember")
         == message
     )
-    assert [(e["reason"], e["message"]) for e in result["errors"]] == [("RefusedByMember", message)]
+    assert [(e["reason"], e["message"]) for e in result["errors"] if e.get("kind") == "Deployment"] == [
+        ("RefusedByMember", message)
+    ]
 
     # Up to the placement and the hub Deployment.
     wait_for(

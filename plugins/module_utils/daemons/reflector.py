@@ -223,7 +223,7 @@ class Reflector:
 
     def _run(self) -> None:
         backoff = 0.2
-        unserved_backoff = 1.0
+        unserved_backoff = 0.2  # a restarting API server's moment of 404s costs little; a missing CRD 30 s
         next_resync = time.monotonic() + self.resync_period
         need_list = True
         while not self.stop.is_set():
@@ -231,7 +231,7 @@ class Reflector:
                 if need_list:
                     self._relist()
                     need_list = False
-                    backoff, unserved_backoff = 0.2, 1.0
+                    backoff, unserved_backoff = 0.2, 0.2
                 timeout = int(max(5, min(60, next_resync - time.monotonic())))
                 for event, obj in self.client.watch(
                     self.api_version, self.kind, self.namespace, self.resource_version, self.label_selector, timeout

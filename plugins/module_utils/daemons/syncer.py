@@ -299,9 +299,10 @@ class Syncer:
         SyncWork changes."""
         if failure is None:
             return
-        if failure["reason"] == apply.MEMBER_UNAVAILABLE:
+        reason = failure.get("reason") or apply.APPLY_FAILED
+        if reason == apply.MEMBER_UNAVAILABLE:
             raise kube.KubeError(failure["message"], failure.get("status") or 0)
-        if failure["reason"] in (apply.REFUSED_BY_MEMBER, apply.APPLY_FAILED):
+        if reason in (apply.REFUSED_BY_MEMBER, apply.APPLY_FAILED):
             raise workqueue.Backoff(failure["message"], REFUSED_RETRY_MAX)
 
     def _say_change(self, key: tuple, before: dict, after: dict) -> None:
