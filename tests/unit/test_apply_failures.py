@@ -177,3 +177,11 @@ def test_a_reported_failure_comes_back_after_a_capped_backoff_without_a_log_line
     assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 16.0]  # its own cap, not the queue's 2 s
     assert queue._failures["k"] == 6
     assert not [r for r in caplog.records if r.levelno >= logging.INFO]
+
+
+def test_an_object_every_cluster_makes_for_itself_is_made_by_member_and_never_sent():
+    own = work({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": "shop"}})
+    report = apply.apply_works(None, "east", [own], NOW, live={})  # no member client: nothing is asked of one
+    assert [(e["reason"], e["name"]) for e in report.errors] == [("MadeByMember", "default")]
+    degraded = status.get_condition(report.statuses[("tmc-cluster-east", "shop.w.widget")]["conditions"], "Degraded")
+    assert (degraded["status"], degraded["reason"]) == ("True", "MadeByMember")

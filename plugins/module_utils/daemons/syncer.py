@@ -295,8 +295,8 @@ class Syncer:
     def _retry(failure: dict | None) -> None:
         """When the key comes back after a failure its status reports: a member that did not answer
         soon (the queue's backoff, logged); a refusal after a longer backoff, quietly. A kind not served
-        comes back when its watch sees it served (``_kind_served``); a manifest without a name when the
-        SyncWork changes."""
+        comes back when its watch sees it served (``_kind_served``); a manifest without a name, or one every
+        cluster makes for itself, when the SyncWork changes."""
         if failure is None:
             return
         reason = failure.get("reason") or apply.APPLY_FAILED

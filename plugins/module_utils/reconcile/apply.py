@@ -13,8 +13,9 @@ Why a SyncWork could not be applied is classified here, once, for the syncer and
 and Degraded=True conditions is ``MissingName`` (its manifest has no name),
 ``KindNotServed`` (the member does not serve the kind: its CustomResourceDefinition is
 missing there, or was removed), ``RefusedByMember`` (the member's API server refused the
-object: a quota, a LimitRange, an admission webhook, an invalid field) or
-``MemberUnavailable`` (no answer: retried).
+object: a quota, a LimitRange, an admission webhook, an invalid field),
+``MemberUnavailable`` (no answer: retried) or ``MadeByMember`` (an object every cluster
+makes for itself, which TMC never applies).
 
 A no-op pass makes no write: a SyncWork whose manifest hash and downstream
 fingerprint (generation, or resourceVersion for kinds without one) match what
@@ -46,6 +47,7 @@ MISSING_NAME = "MissingName"
 KIND_NOT_SERVED = "KindNotServed"
 REFUSED_BY_MEMBER = "RefusedByMember"
 MEMBER_UNAVAILABLE = "MemberUnavailable"
+MADE_BY_MEMBER = "MadeByMember"  # an object every cluster makes for itself: never applied (kinds.is_self_made)
 APPLY_FAILED = "ApplyFailed"  # a failure no rule above names
 _REQUEST_PREFIX = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE|WATCH) /\S*: ")
 
@@ -384,8 +386,7 @@ def _refuse_self_made(report: MemberReport, work: Mapping, now: dt.datetime) -> 
     never applied, so the member's own object is never taken over."""
     key = manifest_key(work["spec"]["manifest"])
     message = f"{key[1]} {key[2]}/{key[3]} is one every cluster makes for itself: TMC never places nor adopts it"
-    report.errors.append({"kind": key[1], "namespace": key[2], "name": key[3], "status": None, "message": message})
-    report.statuses[object_key(work)] = _work_status(work, None, now, error=message)
+    _record_error(report, work, Failure(MADE_BY_MEMBER, message), now)
 
 
 def _created_by_this_apply(result: Mapping) -> bool:
