@@ -192,6 +192,10 @@ def _work_status(
     new = dict(current)
     new["observedGeneration"] = work["metadata"].get("generation")
     new.update(_downstream(live))
+    if live is None:
+        # No object: no downstreamStatus at all. Server-side apply removes the field it owned (an empty
+        # map in its place comes out null when the old one had fields, which the CRD refuses).
+        new.pop("downstreamStatus", None)
     if error is not None:
         new.update({"applied": False, "available": False, "message": error[:4000]})
         for ctype, state in (("Applied", "False"), ("Available", "False"), ("Degraded", "True")):
