@@ -30,3 +30,12 @@ if str(COLLECTIONS) not in sys.path:
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", str(COLLECTIONS))
+
+# Property tests assert behaviour, never wall-clock limits: on a loaded machine hypothesis's per-example
+# deadline and its "generation is slow" health check fail tests whose logic holds. Settings a test gives
+# itself still win over the profile.
+with contextlib.suppress(ImportError):
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("tmc", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "tmc"))
