@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: contributors to tmc.multicluster
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Generate plugins/module_utils/placement/schema.py from the WorkloadPlacement CRD.

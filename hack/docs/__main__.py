@@ -15,7 +15,7 @@ from . import generate
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hack.docs", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m hack.docs", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("what", nargs="?", default="all", choices=["all", *generate.PAGES])
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 when a page is stale")
     args = parser.parse_args(argv)

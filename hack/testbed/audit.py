@@ -248,7 +248,9 @@ def _directory(state: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hack.testbed.audit", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m hack.testbed.audit", description=__doc__.split("\n\n", maxsplit=1)[0]
+    )
     verbs = parser.add_subparsers(dest="verb", required=True)
     for name in ("writes", "leadership"):
         verb = verbs.add_parser(name)

@@ -145,7 +145,7 @@ explanations:
 scheduled:
   description:
     - Whether the spec is fully met (the V(Scheduled) condition is V(True)) - clusters chosen, as many as
-      O(spec.numberOfClusters) asks, with room for the replicas of its workloads.
+      C(spec.numberOfClusters) asks, with room for the replicas of its workloads.
     - False also when some clusters run the workloads but fewer than asked (see RV(reason)).
   returned: state=present
   type: bool

@@ -49,6 +49,7 @@ attributes:
     support: full
     description: Reports what would be created and written; nothing is.
   diff_mode:
+    description: Can run in diff mode.
     support: none
   idempotent:
     support: full

@@ -271,7 +271,7 @@ def test_pull_drain_false_keeps_every_object_while_the_daemons_run(
     assert uids(member, ns, objects) == before, "the controller keeps its hands off a deregistered cluster"
     # The same, read by kubectl: the objects as the member's owner sees them, none of them TMC's.
     seen = kubectl_objects(bed, name, ns)
-    assert {(o["kind"], o["metadata"]["uid"]) for o in seen} == {(kind, before[kind]) for kind, _ in objects}
+    assert {(o["kind"], o["metadata"]["uid"]) for o in seen} == {(kind, before[kind]) for kind, _manifest in objects}
     assert [tmc_marks(o) for o in seen] == [[]] * len(objects)
 
 

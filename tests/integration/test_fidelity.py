@@ -67,7 +67,7 @@ def wait_for(what, check, timeout=180.0, interval=0.5):
 def kubectl(bed, cluster: str, *args: str, stdin: str | None = None) -> str:
     """The testbed's kubectl against one cluster: the oracle's hands."""
     cmd = [str(Path(bed.state["bin_dir"]) / "kubectl"), "--kubeconfig", str(bed.kubeconfig(cluster, direct=True))]
-    run = subprocess.run([*cmd, *args], input=stdin, capture_output=True, text=True, timeout=120)
+    run = subprocess.run([*cmd, *args], input=stdin, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, f"kubectl {' '.join(args)} on {cluster}: {run.stderr}"
     return run.stdout
 
@@ -99,6 +99,7 @@ def get(bed, cluster: str, namespace: str, obj: dict) -> dict | None:
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     if run.returncode != 0:
         assert "NotFound" in run.stderr, run.stderr

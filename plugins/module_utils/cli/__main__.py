@@ -5,4 +5,5 @@ import sys
 
 from ansible_collections.tmc.multicluster.plugins.module_utils.cli.app import main
 
-sys.exit(main())
+if __name__ == "__main__":  # python -m ...module_utils.cli; importing it runs nothing
+    sys.exit(main())

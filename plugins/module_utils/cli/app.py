@@ -35,7 +35,9 @@ def _daemon(text: str) -> tuple[str, str]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="kubectl tmc", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="kubectl tmc",
+        description=__doc__.split("\n\n", maxsplit=1)[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.epilog = __doc__.split("\n\n", 1)[1]
     p.add_argument(
@@ -138,11 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         hub = kube.client_for(kube.ClientConfig(kubeconfig=args.kubeconfig, context=args.context))
         result = run(args, hub)
-    except api.TMCError as err:
-        print(f"kubectl tmc: {err}", file=sys.stderr)
-        return 2
     except kube.KubeError as err:
         print(f"kubectl tmc: the hub said: {err}", file=sys.stderr)
+        return 2
+    except api.TMCError as err:
+        print(f"kubectl tmc: {err}", file=sys.stderr)
         return 2
     print(render(result, args.output))
     return result.exit_code

@@ -121,7 +121,7 @@ def decide_now(
 
 def _workload(hub: kube.Kube, wp: Mapping, name: str) -> dict:
     """The source named ``name`` among the kinds ``wp`` places (``kind/name`` or ``name``)."""
-    kind, _, plain = name.rpartition("/")
+    kind, _slash, plain = name.rpartition("/")
     namespace = wp["metadata"]["namespace"]
     for group, resource_kind in planning.resources_of(wp.get("spec") or {}):
         if kind and resource_kind.lower() != kind.lower():

@@ -11,7 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+try:
+    import yaml
+except ImportError:  # kubectl tmc runs from the collection's venv, which has it; -o yaml says so when not
+    yaml = None
 
 FORMATS = ("table", "json", "yaml")
 
@@ -39,8 +42,8 @@ def _text(value: Any) -> str:
 
 def table(columns: Sequence[tuple[str, Callable[[Mapping], Any]]], rows: Sequence[Mapping]) -> str:
     """Columns aligned like ``kubectl get``: upper-case headers, two spaces between columns."""
-    cells = [[name.upper() for name, _ in columns]]
-    cells += [[_text(get(row)) for _, get in columns] for row in rows]
+    cells = [[name.upper() for name, _get in columns]]
+    cells += [[_text(get(row)) for _name, get in columns] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells)
 
@@ -49,6 +52,8 @@ def render(result: Result, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(result.data, indent=2, sort_keys=True, default=str)
     if fmt == "yaml":
+        if yaml is None:
+            raise RuntimeError("-o yaml needs PyYAML (pip install pyyaml), or use -o json")
         return yaml.safe_dump(json.loads(json.dumps(result.data, default=str)), sort_keys=False).rstrip()
     if not result.columns:
         return "\n".join(result.notes)

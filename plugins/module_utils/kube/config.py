@@ -15,7 +15,8 @@ from ansible_collections.tmc.multicluster.plugins.module_utils import kubeconfig
 from ansible_collections.tmc.multicluster.plugins.module_utils.kubeconfig import ConfigError, Connection
 
 try:
-    import urllib3  # noqa: F401 - only whether it is there
+    # only whether it is there
+    import urllib3  # noqa: F401  # pylint: disable=unused-import
 
     HAS_URLLIB3 = True
     URLLIB3_IMPORT_ERROR = None

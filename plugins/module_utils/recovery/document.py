@@ -184,9 +184,7 @@ def digest(sections: Mapping[str, list], box: SecretBox | None) -> str:
         rest = {k: v for k, v in obj.items() if k not in SECRET_PAYLOAD_FIELDS}
         return {**rest, "payloadDigest": box.digest_of(payload) if box else None}
 
-    ordered = {
-        name: sorted(items, key=lambda o: _sort_key(o)) for name, items in _map_secrets(sections, hidden).items()
-    }
+    ordered = {name: sorted(items, key=_sort_key) for name, items in _map_secrets(sections, hidden).items()}
     return hashlib.sha256(_canonical(ordered)).hexdigest()
 
 
