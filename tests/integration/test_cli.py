@@ -153,7 +153,7 @@ def test_clusters_lists_every_member_with_its_health(placed, hub):
     assert names == registered and set(placed.bed.members) <= names
     for view in data["clusters"]:
         if view["name"] in placed.bed.members:
-            assert view["ready"] == "True" and view["sync_mode"] == "Pull" and view["heartbeat_age_seconds"] < 6
+            assert view["ready"] is True and view["sync_mode"] == "Pull" and view["heartbeat_age_seconds"] < 6
             assert view["allocatable"].get("cpu")
     table = kubectl_tmc(placed.bed, "clusters").stdout.splitlines()
     assert table[0].split()[:3] == ["NAME", "READY", "HEARTBEAT"]
@@ -235,7 +235,7 @@ def test_what_if_lose_matches_what_the_controller_does(placed, hub):
         syncer.start().wait_ready()
     wait_for(
         f"{victim} Ready again",
-        lambda: any(c["name"] == victim and c["ready"] == "True" for c in as_json(placed.bed, "clusters")["clusters"]),
+        lambda: any(c["name"] == victim and c["ready"] is True for c in as_json(placed.bed, "clusters")["clusters"]),
         timeout=120,
     )
 
