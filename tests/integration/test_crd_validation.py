@@ -675,7 +675,7 @@ def test_printer_columns_are_served(objects):
     expected = {
         api.PLURAL_CLUSTER: ["Name", "Location", "Ready", "Sync", "Age"],
         api.PLURAL_PLACEMENT: ["Name", "Clusters", "Scheduled", "Reason", "Available", "Age"],
-        api.PLURAL_SYNCWORK: ["Name", "Cluster", "Kind", "Source", "Applied", "Available", "Age"],
+        api.PLURAL_SYNCWORK: ["Name", "Cluster", "Kind", "Source", "Applied", "Available", "Reason", "Age"],
     }
     for plural, columns in expected.items():
         data = objects.custom.list_cluster_custom_object(
