@@ -28,6 +28,7 @@ from hack.testbed import HUB
 
 from ..conftest import REPO
 from .ansible_cli import hub_args, run_module
+from .security import AllowedKinds
 
 FILES = Path(__file__).parent / "files" / "fidelity"
 DOC = REPO / "docs" / "concepts" / "sync.md"
@@ -219,6 +220,9 @@ def bookshop(registered, hub_api_client):
     for cluster in [HUB, *bed.members]:
         install_crd(bed, cluster)
     apply_app(bed, HUB, ns)
+    # The platform admin lets this namespace's kinds be placed (the hub role's tmc_hub_allowed_kinds).
+    allowed = AllowedKinds(hub_api_client, ns, *((r["group"], r["kind"]) for r in RESOURCES))
+    allowed.__enter__()
     client.CustomObjectsApi(hub_api_client).create_namespaced_custom_object(
         GROUP,
         VERSION,
@@ -245,6 +249,7 @@ def bookshop(registered, hub_api_client):
         client.CoreV1Api(hub_api_client).delete_namespace(ns)
         for cluster in bed.members:
             kubectl(bed, cluster, "delete", "namespace", direct, "--wait=false")
+        allowed.__exit__(None, None, None)
 
 
 def replicas_held(bed, cluster: str, namespace: str) -> bool:
