@@ -25,6 +25,7 @@ from hack.testbed import HUB
 
 from .ansible_cli import run_module
 from .daemons import Daemon
+from .security import AllowedKinds
 
 GROUP, VERSION = "tmc.kcp.io", "v1alpha1"
 OBSERVE = float(os.environ.get("TMC_RETAIN_OBSERVE_SECONDS", "60"))
@@ -102,11 +103,13 @@ def pull_fleet(tmc_hub, tmp_path_factory, hub_api_client):
     )
     client.CoreV1Api(hub_api_client).create_namespace({"metadata": {"name": ns}})
     try:
-        for daemon in daemons:
-            daemon.start()
-        for daemon in daemons:
-            daemon.wait_ready()
-        yield {"bed": bed, "ns": ns}
+        # The platform admin lets HPAs be placed (the hub role's tmc_hub_allowed_kinds).
+        with AllowedKinds(hub_api_client, ns, ("autoscaling", "HorizontalPodAutoscaler")):
+            for daemon in daemons:
+                daemon.start()
+            for daemon in daemons:
+                daemon.wait_ready()
+            yield {"bed": bed, "ns": ns}
     finally:
         for daemon in daemons:
             daemon.stop()
