@@ -55,6 +55,18 @@ def _read(member_api, key: str):
     raise AssertionError(f"unexpected kind in {key}")
 
 
+def _restore_current_hub(bed, tmp_path: Path) -> subprocess.CompletedProcess:
+    """The rollback leaves the previous build's API (CRDs, policies) on the shared hub; the tests that follow
+    expect this build's, so the current hub role runs again (as the session fixture tmc_hub did)."""
+    playbook = tmp_path / "restore-hub.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  roles:\n"
+        "    - role: tmc.multicluster.hub\n"
+        f"      tmc_hub_kubeconfig: {bed.kubeconfig('hub', direct=True)}\n"
+    )
+    return run_playbook(playbook)
+
+
 def test_upgrade_playbook_short(tmc_hub, hub_api_client, member_api_clients, tmp_path):
     bed = tmc_hub
     free_members(bed)  # one registration per member: the previous build registers them under this run's names
@@ -125,7 +137,9 @@ def test_upgrade_playbook_short(tmc_hub, hub_api_client, member_api_clients, tmp
                 assert obj.data == {"version": "3.0"}
     finally:
         cleanup = run_playbook(PLAYBOOK, extra_vars={**extra, "tmc_upgrade_cleanup_only": True}, env=env)
+        restored = _restore_current_hub(bed, tmp_path)
         assert cleanup.returncode == 0, cleanup.stdout[-5000:] + cleanup.stderr[-2000:]
+        assert restored.returncode == 0, restored.stdout[-5000:] + restored.stderr[-2000:]
 
     # Cleaned up: this run's clusters are deregistered and nothing of it is left running.
     registrations = client.CustomObjectsApi(hub_api_client).list_cluster_custom_object(
