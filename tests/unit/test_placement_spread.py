@@ -105,11 +105,22 @@ def valid(chosen, candidates, constraints):
 
 
 def brute_force(fleet, spec, previous):
-    """Every subset: the most clusters, then the most kept, then the best ranked compared best first."""
+    """Every subset: the most clusters (up to numberOfClusters), then the most kept, then the best ranked
+    compared best first. Without numberOfClusters the most kept come first, then the most clusters: no
+    number asks for more clusters, so nothing running moves to get them."""
     constraints = spec["spreadConstraints"]
     candidates = [c for c in fleet if all(group(c, k["topologyKey"]) for k in constraints)]
     keys = rank_keys(fleet, spec, previous)
-    limit = spec.get("numberOfClusters", len(candidates))
+    if "numberOfClusters" not in spec:
+        found = []
+        for size in range(len(candidates), 0, -1):
+            for chosen in itertools.combinations(candidates, size):
+                if valid(chosen, candidates, constraints):
+                    ranked = sorted(keys[c["name"]] for c in chosen)
+                    kept = sum(1 for k in ranked if k[0] == 0)
+                    found.append((-kept, -size, ranked, sorted(c["name"] for c in chosen)))
+        return min(found)[3] if found else []
+    limit = spec["numberOfClusters"]
     for size in range(min(limit, len(candidates)), 0, -1):
         found = []
         for chosen in itertools.combinations(candidates, size):

@@ -19,7 +19,10 @@ an eligible cluster), with ``k = min(maxGroups, |G|)`` and U the groups used:
 
 Which valid choice: the most clusters (up to ``numberOfClusters``); among
 those, the most clusters kept from the previous decision (under Steady);
-among those, the best ranked, compared best first (rank keys ascending). Within
+among those, the best ranked, compared best first (rank keys ascending).
+Without ``numberOfClusters`` the most kept come first, then the most
+clusters: no number asks for more clusters, so nothing running is moved to
+get them (a bigger group appearing elsewhere does not pull a workload over). Within
 a cell the clusters are interchangeable for validity, so a best choice always
 takes a prefix of each cell's ranking: the search is over how many each cell
 gives (a count vector), never over subsets of clusters.
@@ -137,7 +140,9 @@ class Search:
             raise BudgetExceeded
 
     def best(self, limit: int | None) -> tuple[int, int, list[int]] | None:
-        """The most clusters (at most ``limit``), then the most kept: ``(size, kept, counts)``; None: none valid."""
+        """The most clusters (at most ``limit``), then the most kept -- without ``limit`` the most kept,
+        then the most clusters: ``(size, kept, counts)``; None: none valid."""
+        order = _objective(limit)
         sizes = self.cells.sizes
         zeros = [0] * len(sizes)
         found: list = [None]
@@ -149,7 +154,7 @@ class Search:
             if limit is not None:
                 upper_total = min(upper_total, limit)
             upper_kept = min(upper_total, kept + sum(self.cells.kept[c] for c in rest))
-            if found[0] is not None and (upper_total, upper_kept) <= found[0][:2]:
+            if found[0] is not None and order(upper_total, upper_kept) <= order(*found[0][:2]):
                 return
             if not self._possible(counts, t, zeros, sizes, limit, total):
                 return
@@ -231,6 +236,13 @@ class Search:
             if not (few_possible or full_possible):
                 return False
         return True
+
+
+def _objective(limit: int | None):
+    """What a better choice has more of, first: clusters (up to ``limit``), or, without a limit, kept ones."""
+    if limit is None:
+        return lambda size, kept: (kept, size)
+    return lambda size, kept: (size, kept)
 
 
 def greedy(cells: Cells, limit: int | None) -> list[int]:
