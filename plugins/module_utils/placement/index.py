@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
-from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel, cel_cost
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel, cel_cost, prioritizers
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.division import (
     _decision_reason,
     _decision_weight,
@@ -301,10 +301,9 @@ class _Entry:
             return True
         if change.label_keys & compiled.spread_label_keys or (change.location and compiled.spread_on_location):
             return True
-        uses = compiled.prioritizer_names
-        if change.workloads and "Balance" in uses:
+        if prioritizers.rescored_by(compiled.prioritizer_names, change):
             return True
-        return change.resources and ("Capacity" in uses or compiled.dynamic is not None)
+        return bool(change.resources) and compiled.dynamic is not None  # dynamic weights: free pod slots
 
     def note(self, old: ClusterView | None, new: ClusterView | None) -> None:
         if self.state is None:

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
-from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel, prioritizers
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.quantity import (
     _ceil_int,
     bounded_quantity,
@@ -33,8 +33,8 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 DUPLICATED = "Duplicated"
 DIVIDED = "Divided"
 DYNAMIC_AVAILABLE_CAPACITY = "AvailableCapacity"
-PRIORITIZERS = ("Balance", "Steady", "Capacity")
-DEFAULT_PRIORITIZERS = (("Balance", 1), ("Steady", 1))
+PRIORITIZERS = prioritizers.NAMES
+DEFAULT_PRIORITIZERS = prioritizers.DEFAULT
 SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 # --------------------------------------------------------------------------

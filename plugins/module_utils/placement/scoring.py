@@ -8,6 +8,8 @@ Private to this collection (module_utils are not a public API).
 
 from __future__ import annotations
 
+import dataclasses
+
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.filters import (
     _Call,
 )
@@ -16,9 +18,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.placement.model i
     ClusterView,
     _pick,
 )
-from ansible_collections.tmc.multicluster.plugins.module_utils.placement.spec import (
-    _Metric,
-)
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement.prioritizers import Metric
 
 # --------------------------------------------------------------------------
 # Scores
@@ -50,23 +50,27 @@ def _score_vector(call: _Call, eligible: list[str]) -> tuple[list[float], list]:
         bounds.append((low, high, values.count(low), values.count(high)))
         if low == high:
             continue
-        scale = metric.weight * 100.0 / (high - low)
-        terms = [(v - low) * scale for v in values] if metric.higher else [(high - v) * scale for v in values]
+        terms = _terms(metric, low, high, values)
         totals = terms if totals is None else [t + x for t, x in zip(totals, terms, strict=True)]
     return (totals if totals is not None else [0.0] * len(eligible)), bounds
 
 
-def _metric_value(metric: _Metric, bound: tuple | None, previous: frozenset[str], view: ClusterView) -> float:
-    """One cluster's normalised 0..100 value of one metric (for explanations)."""
+def _terms(metric: Metric, low: float, high: float, values: list[float]) -> list[float]:
+    """The score formula, the one place it is written: ``weight * normalised`` per value, normalised
+    0..100 by min-max over the eligible clusters (``low < high``), as ``(value - low) * (weight * 100 /
+    span)`` (or from ``high`` when lower is better)."""
+    scale = metric.weight * 100.0 / (high - low)
+    return [(v - low) * scale for v in values] if metric.higher else [(high - v) * scale for v in values]
+
+
+def _metric_value(metric: Metric, bound: tuple | None, previous: frozenset[str], view: ClusterView) -> float:
+    """One cluster's normalised 0..100 value of one metric (for explanations): its term at weight 1."""
     if metric.column is None:
         return 100.0 if view.name in previous else 0.0
     low, high = bound[0], bound[1]
     if low == high:
         return 0.0
-    value = _COLUMN_GETTERS[metric.column](view)
-    if metric.higher:
-        return (value - low) * 100.0 / (high - low)
-    return (high - value) * 100.0 / (high - low)
+    return _terms(dataclasses.replace(metric, weight=1.0), low, high, [_COLUMN_GETTERS[metric.column](view)])[0]
 
 
 def _score_one(call: _Call, bounds: list, view: ClusterView) -> float:
@@ -82,9 +86,7 @@ def _score_one(call: _Call, bounds: list, view: ClusterView) -> float:
             low, high = bound[0], bound[1]
             if low == high:
                 continue
-            scale = metric.weight * 100.0 / (high - low)
-            value = _COLUMN_GETTERS[metric.column](view)
-            term = (value - low) * scale if metric.higher else (high - value) * scale
+            term = _terms(metric, low, high, [_COLUMN_GETTERS[metric.column](view)])[0]
         total = term if total is None else total + term
     return 0.0 if total is None else total
 

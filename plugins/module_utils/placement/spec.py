@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
-from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel, cel_cost
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel, cel_cost, prioritizers
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.model import (
     ADVANCED_GATE,
     DEFAULT_PRIORITIZERS,
@@ -139,8 +139,8 @@ class CompiledPlacement:
         return any(c.topology_key == TOPOLOGY_LOCATION for c in self.spread)
 
     @cached_property
-    def metrics(self) -> tuple:
-        return _metrics(self.prioritizers)
+    def metrics(self) -> tuple[prioritizers.Metric, ...]:
+        return prioritizers.metrics(self.prioritizers)
 
     @cached_property
     def prioritizer_names(self) -> frozenset[str]:
@@ -149,7 +149,7 @@ class CompiledPlacement:
     @cached_property
     def steady(self) -> bool:
         """Whether decisions are kept (the Steady prioritizer, in the default set): see ``rank_key``."""
-        return "Steady" in self.prioritizer_names
+        return prioritizers.keeps_previous(self.prioritizer_names)
 
     @cached_property
     def selector_keys(self) -> frozenset[str]:
@@ -381,27 +381,4 @@ def _parse_affinities(items: object) -> tuple[AffinityTerm, ...]:
         obj = _mapping(obj, where)
         selector = parse_selector(obj.get("clusterSelector"), f"{where}.clusterSelector")
         out.append(AffinityTerm(i, str(obj.get("name")), selector, _locations(obj.get("locations"), where)))
-    return tuple(out)
-
-
-@dataclass(frozen=True)
-class _Metric:
-    """One normalised term of the score; Capacity contributes two (cpu and memory, half weight each)."""
-
-    label: str
-    weight: float
-    column: str | None  # None: Steady (membership in previous, no normalisation)
-    higher: bool = True
-
-
-def _metrics(prioritizers: tuple[tuple[str, int], ...]) -> tuple[_Metric, ...]:
-    out = []
-    for name, weight in prioritizers:
-        if name == "Balance":
-            out.append(_Metric("Balance", float(weight), "workloads", higher=False))
-        elif name == "Steady":
-            out.append(_Metric("Steady", float(weight), None))
-        else:
-            out.append(_Metric("Capacity(cpu)", weight / 2.0, "cpu"))
-            out.append(_Metric("Capacity(memory)", weight / 2.0, "memory"))
     return tuple(out)
