@@ -246,3 +246,40 @@ def test_unusable_tls_material_is_a_config_error_before_any_request(hub_files, t
         fresh(kubeconfig(hub_files["server"], {"certificate-authority": hub_files["ca"]}, swapped))
     with pytest.raises(kube.ConfigError, match="cannot read certificate-authority .*missing.crt"):
         fresh(kubeconfig(hub_files["server"], {"certificate-authority": str(tmp_path / "missing.crt")}, user))
+
+
+def test_a_dry_run_writes_nothing(hub_files, hub_api_client):
+    """Every write with ``dry_run`` (create, apply, patch, delete: with and without a finalizer) leaves
+    the hub as it was, as the official client reads it. A DELETE's options travel in its body, and the
+    API server ignores the query string of a DELETE that has one: a dry run there once deleted for real."""
+    doc = kubeconfig(
+        hub_files["server"],
+        {"certificate-authority": hub_files["ca"]},
+        {"client-certificate": hub_files["cert"], "client-key": hub_files["key"]},
+    )
+    hub, core = fresh(doc), client.CoreV1Api(hub_api_client)
+    ns = f"dry-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": ns}})
+    try:
+        core.create_namespaced_config_map(ns, {"metadata": {"name": "plain"}, "data": {"v": "1"}})
+        core.create_namespaced_config_map(
+            ns, {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}, "data": {"v": "1"}}
+        )
+        before = {c.metadata.name: c for c in core.list_namespaced_config_map(ns).items}
+        made = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "new", "namespace": ns}}
+        assert hub.create(made, dry_run=True)["metadata"]["name"] == "new"
+        changed = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plain", "namespace": ns}}
+        assert hub.apply({**changed, "data": {"v": "2"}}, "tmc-test", force=True, dry_run=True)["data"] == {"v": "2"}
+        assert hub.patch("v1", "ConfigMap", "held", {"data": {"v": "3"}}, namespace=ns, dry_run=True)
+        assert hub.delete("v1", "ConfigMap", "plain", ns, dry_run=True) is True
+        assert hub.delete("v1", "ConfigMap", "held", ns, dry_run=True) is True
+        after = {c.metadata.name: c for c in core.list_namespaced_config_map(ns).items}
+        assert sorted(after) == sorted(before) and {"held", "plain"} <= set(after) and "new" not in after
+        for name, obj in after.items():
+            assert obj.metadata.resource_version == before[name].metadata.resource_version, name
+            assert obj.metadata.deletion_timestamp is None, name
+        assert hub.delete("v1", "ConfigMap", "plain", ns) is True  # and without dry_run it does delete
+        assert "plain" not in {c.metadata.name for c in core.list_namespaced_config_map(ns).items}
+    finally:
+        core.patch_namespaced_config_map("held", ns, {"metadata": {"finalizers": None}})
+        core.delete_namespace(ns)

@@ -167,10 +167,21 @@ def test_updates_overrides_drift_and_deletion(registered, hub_api_client, member
     assert drift.changed and drift.result["clusters"]["member2"]["updated"] == 1
     assert member_deployment(member_api_clients, "member2", ns).spec.replicas == 2
 
-    # Deleting on the hub removes the object everywhere.
+    # Deleting on the hub removes the object everywhere; check mode predicts it and deletes nothing.
     client.CoreV1Api(hub_api_client).delete_namespaced_service("web", ns)
+    custom = client.CustomObjectsApi(hub_api_client)
+    predicted = sync(bed, ns, check=True)
+    assert predicted.changed and predicted.result["syncworks"]["deleted"] == 3, predicted.result
+    assert {c: predicted.result["clusters"][c]["deleted"] for c in bed.members} == dict.fromkeys(bed.members, 1)
+    for cluster in bed.members:
+        assert client.CoreV1Api(member_api_clients[cluster]).read_namespaced_service("web", ns)
+        work = custom.get_namespaced_custom_object(
+            GROUP, VERSION, f"tmc-cluster-{cluster}", "syncworks", f"service.{ns}.web"
+        )
+        assert "deletionTimestamp" not in work["metadata"], work["metadata"]
     gone = sync(bed, ns)
     assert gone.result["syncworks"]["deleted"] == 3
+    assert {c: gone.result["clusters"][c]["deleted"] for c in bed.members} == dict.fromkeys(bed.members, 1)
     for cluster in bed.members:
         with pytest.raises(ApiException) as err:
             client.CoreV1Api(member_api_clients[cluster]).read_namespaced_service("web", ns)

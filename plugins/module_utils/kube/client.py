@@ -468,13 +468,20 @@ class Kube:
         propagation: str = "Background",
         dry_run: bool = False,
     ) -> bool:
-        """Delete one object; False when it was already gone."""
+        """Delete one object; False when it was already gone. ``dry_run``: only asked, nothing deleted.
+
+        The dry run travels in the DeleteOptions body: a DELETE that has a body is decoded from the
+        body alone, and the API server ignores its query string (a ``?dryRun=All`` beside this body
+        deleted for real). The query keeps it too, so that the audit log shows a dry run as one."""
         res = self.resource(api_version, kind)
+        options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if dry_run:
+            options["dryRun"] = ["All"]
         try:
             self.request(
                 "DELETE",
                 res.path(namespace, name),
-                body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation},
+                body=options,
                 query={"dryRun": "All" if dry_run else None},
             )
         except KubeError as err:
