@@ -161,6 +161,18 @@ def test_updates_overrides_drift_and_deletion(registered, hub_api_client, member
         "member3": "mirror.example/web:2.0",
     }
 
+    # A field the hub's object no longer has goes from every member too (the SyncWork was created with it).
+    core = client.CoreV1Api(hub_api_client)
+    config = core.read_namespaced_config_map("web-config", ns)
+    config.data = {"farewell": "bye"}
+    core.replace_namespaced_config_map("web-config", ns, config)
+    assert sync(bed, ns).result["syncworks"]["updated"] == 3
+    data = {
+        c: client.CoreV1Api(member_api_clients[c]).read_namespaced_config_map("web-config", ns).data
+        for c in bed.members
+    }
+    assert data == dict.fromkeys(bed.members, {"farewell": "bye"})
+
     # Drift: someone scales the copy on member2 directly; the next sync puts it back.
     client.AppsV1Api(member_api_clients["member2"]).patch_namespaced_deployment("web", ns, {"spec": {"replicas": 5}})
     drift = sync(bed, ns)

@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube, status, tracing
+from ansible_collections.tmc.multicluster.plugins.module_utils import api, kube, render, status, tracing
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.apply import MemberReport
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile.common import (
     HUB_WRITE_CONCURRENCY,
@@ -65,14 +65,14 @@ def write_works(
                 if check_mode and err.status == 404 and err.details.get("kind") == "namespaces":
                     return "created"  # the cluster's namespace is created by its registration
                 if err.status == 409:  # there already: what we planned from (a daemon's cache) lags behind the hub
-                    hub.apply(_without_finalizers(work), CONTROLLER, dry_run=check_mode)
+                    _write_spec(hub, work, check_mode)
                     return "updated"
                 raise
         return "created"
 
     def update(work: dict) -> str:
         with tracing.span("controller.syncwork.write", parent=parent, syncwork=work["metadata"]["name"]):
-            hub.apply(_without_finalizers(stamped(work)), CONTROLLER, dry_run=check_mode)
+            _write_spec(hub, stamped(work), check_mode)
         return "updated"
 
     def delete(work: dict) -> str:
@@ -110,6 +110,29 @@ def stamped(work: dict) -> dict:
 
 def _millis(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _write_spec(hub: kube.Kube, work: Mapping, check_mode: bool) -> None:
+    """Make an existing SyncWork hold ``work``'s labels, annotations and exactly its spec.
+
+    Server-side apply removes only the fields its own manager owns. A SyncWork is created by a POST,
+    whose manager is not the controller's apply, so a field the new spec leaves out (``spec.replicas``
+    once the members own the count, an override taken away) stayed on the hub, and on every member,
+    for good. The spec is then replaced as a whole (a JSON patch)."""
+    result = hub.apply(_without_finalizers(work), CONTROLLER, dry_run=check_mode)
+    wanted = render.comparable_spec(work["spec"])
+    if render.canonical_json(render.comparable_spec(result.get("spec"))) == render.canonical_json(wanted):
+        return
+    meta = work["metadata"]
+    hub.patch(
+        api.API_VERSION,
+        api.KIND_SYNCWORK,
+        meta["name"],
+        [{"op": "replace", "path": "/spec", "value": work["spec"]}],
+        namespace=meta["namespace"],
+        content_type=kube.JSON_PATCH,
+        dry_run=check_mode,
+    )
 
 
 def _without_finalizers(work: Mapping) -> dict:
