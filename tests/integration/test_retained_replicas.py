@@ -147,10 +147,10 @@ def _hpa():
     }
 
 
-def test_an_autoscaled_deployment_keeps_its_generation_while_the_daemons_run(
-    pull_fleet, hub_api_client, member_api_clients
-):
-    bed, ns = pull_fleet["bed"], pull_fleet["ns"]
+@pytest.fixture(scope="module")
+def placed(pull_fleet, hub_api_client):
+    """A Deployment without replicas, its HPA and a ConfigMap, placed to every member."""
+    ns = pull_fleet["ns"]
     core, apps = client.CoreV1Api(hub_api_client), client.AppsV1Api(hub_api_client)
     core.create_namespaced_config_map(ns, {"metadata": {"name": "probe", "labels": {"app": "web"}}, "data": {"v": "0"}})
     apps.create_namespaced_deployment(ns, _deployment())
@@ -175,6 +175,14 @@ def test_an_autoscaled_deployment_keeps_its_generation_while_the_daemons_run(
             },
         },
     )
+    return pull_fleet
+
+
+def test_an_autoscaled_deployment_keeps_its_generation_while_the_daemons_run(
+    placed, hub_api_client, member_api_clients
+):
+    bed, ns = placed["bed"], placed["ns"]
+    core, apps = client.CoreV1Api(hub_api_client), client.AppsV1Api(hub_api_client)
     members = {c: client.AppsV1Api(member_api_clients[c]) for c in bed.members}
 
     def copies():
@@ -229,3 +237,36 @@ def test_an_autoscaled_deployment_keeps_its_generation_while_the_daemons_run(
         ),
     )
     assert hub.spec.replicas == 1  # the hub's own count (its default) is untouched
+
+
+def _syncworks(hub_api_client, bed, ns) -> set:
+    custom = client.CustomObjectsApi(hub_api_client)
+    return {
+        (c, w["metadata"]["name"])
+        for c in bed.members
+        for w in custom.list_namespaced_custom_object(
+            GROUP, VERSION, f"tmc-cluster-{c}", "syncworks", label_selector=f"tmc.kcp.io/source-namespace={ns}"
+        )["items"]
+    }
+
+
+def test_workload_sync_leaves_pull_mode_members_to_their_syncers(placed, hub_api_client):
+    """Pull-mode members are information, not errors: reported as their syncers', counted in
+    ``available``, and workload_sync agrees with the controller (its run changes nothing)."""
+    bed, ns = placed["bed"], placed["ns"]
+    args = {"kubeconfig": str(bed.kubeconfig(HUB, direct=True)), "namespace": ns, "wait": True}
+    wait_for("the controller's SyncWorks", lambda: len(_syncworks(hub_api_client, bed, ns)) == 9)
+    checked = run_module("workload_sync", args, check=True)
+    assert not checked.failed and not checked.changed, checked.output
+    assert {c: r["sync_mode"] for c, r in checked.result["clusters"].items()} == dict.fromkeys(bed.members, "Pull")
+    run = run_module("workload_sync", args)
+    assert not run.failed, run.output
+    assert not run.changed and run.result["syncworks"] == {"created": 0, "updated": 0, "deleted": 0}, run.result
+    assert run.result["errors"] == [] and run.result["available"] is True, run.result
+    for cluster in bed.members:
+        assert run.result["clusters"][cluster] == {
+            "sync_mode": "Pull",
+            "message": "applied by its syncer",
+            "syncworks": 3,
+            "available": 3,
+        }

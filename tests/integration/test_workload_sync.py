@@ -301,3 +301,99 @@ def test_a_placement_that_does_not_exist_warns(registered, hub_api_client, shop)
     shown = [line for line in run.output.splitlines() if "[WARNING]:" in line]
     assert any(f"WorkloadPlacement no-such does not exist in namespace {ns} (it has: web)" in w for w in shown), shown
     assert any("not registered, so not synced: nope" in w for w in shown), shown
+
+
+def test_a_member_s_own_service_account_an_older_version_took_is_given_back(
+    registered, hub_api_client, member_api_clients, shop
+):
+    """An older version placed the hub's ``default`` ServiceAccount: its SyncWork is on the hub and
+    the member's own ``default`` carries TMC's marks. The next pass deletes that SyncWork, and the
+    member keeps its ServiceAccount (the same object), only without TMC's marks."""
+    bed, ns = registered, shop
+    create_placement(hub_api_client, ns)
+    sync(bed, ns)
+    custom, member = client.CustomObjectsApi(hub_api_client), client.CoreV1Api(member_api_clients["member1"])
+    home = "tmc-cluster-member1"
+    works = custom.list_namespaced_custom_object(
+        GROUP, VERSION, home, "syncworks", label_selector=f"tmc.kcp.io/source-namespace={ns}"
+    )["items"]
+    model = next(w for w in works if w["spec"]["manifest"]["kind"] == "ConfigMap")
+    own = member.read_namespaced_service_account("default", ns)
+    marks = {"tmc.kcp.io/managed": "true", "tmc.kcp.io/cluster": "member1"}
+    member.patch_namespaced_service_account(
+        "default", ns, {"metadata": {"labels": marks, "annotations": {"tmc.kcp.io/source": f"{ns}/default"}}}
+    )
+    manifest = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}}
+    legacy = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SyncWork",
+        "metadata": {
+            "name": f"serviceaccount.{ns}.default",  # render.syncwork_name of its source
+            "labels": model["metadata"]["labels"],
+            "finalizers": model["metadata"].get("finalizers") or [],
+        },
+        "spec": {
+            **model["spec"],
+            "manifest": manifest,
+            "source": {"apiVersion": "v1", "kind": "ServiceAccount", "name": "default", "namespace": ns},
+        },
+    }
+    custom.create_namespaced_custom_object(GROUP, VERSION, home, "syncworks", legacy)
+
+    checked = sync(bed, ns, check=True)
+    assert checked.changed and checked.result["syncworks"]["deleted"] == 1, checked.result
+    kept = custom.get_namespaced_custom_object(GROUP, VERSION, home, "syncworks", legacy["metadata"]["name"])
+    assert "deletionTimestamp" not in kept["metadata"], kept["metadata"]  # check mode deletes nothing
+    assert member.read_namespaced_service_account("default", ns).metadata.labels == marks  # check mode: as it was
+
+    run = sync(bed, ns)
+    assert run.changed and run.result["syncworks"]["deleted"] == 1, run.result
+    assert run.result["clusters"]["member1"]["deleted"] == 0, run.result  # nothing deleted on the member
+    after = member.read_namespaced_service_account("default", ns)
+    assert after.metadata.uid == own.metadata.uid  # the member's own object, never re-created
+    assert not set(marks) & set(after.metadata.labels or {}), after.metadata.labels
+    assert "tmc.kcp.io/source" not in (after.metadata.annotations or {}), after.metadata.annotations
+    with pytest.raises(ApiException) as gone:
+        custom.get_namespaced_custom_object(GROUP, VERSION, home, "syncworks", legacy["metadata"]["name"])
+    assert gone.value.status == 404
+    again = sync(bed, ns)
+    assert not again.changed, again.result
+
+
+def test_retain_replicas_leaves_the_count_to_each_member(registered, hub_api_client, member_api_clients, shop):
+    """``retainReplicas`` set on a placement that already runs: each member keeps the count it has
+    (no reset to the API server's default of 1), and a count a member's user sets by hand stays."""
+    bed, ns = registered, shop
+    create_placement(hub_api_client, ns)
+    sync(bed, ns)
+    running = {c: member_deployment(member_api_clients, c, ns) for c in bed.members}
+    assert {c: d.spec.replicas for c, d in running.items()} == dict.fromkeys(bed.members, 2)
+    retain = {"spec": {"replicaScheduling": {"retainReplicas": True}}}
+    custom = client.CustomObjectsApi(hub_api_client)
+    custom.patch_namespaced_custom_object(GROUP, VERSION, ns, "workloadplacements", "web", retain)
+    sync(bed, ns)
+    for cluster in bed.members:  # the hub no longer says how many: the SyncWork leaves the count out
+        work = custom.get_namespaced_custom_object(
+            GROUP, VERSION, f"tmc-cluster-{cluster}", "syncworks", f"deployment.{ns}.web"
+        )["spec"]
+        assert "replicas" not in work["manifest"]["spec"] and work["initialReplicas"] == 2, work
+    kept = {c: member_deployment(member_api_clients, c, ns) for c in bed.members}
+    assert {c: d.spec.replicas for c, d in kept.items()} == dict.fromkeys(bed.members, 2)
+    # never reset in between: a count set to 1 and back would have moved the generation
+    assert {c: d.metadata.generation for c, d in kept.items()} == {c: d.metadata.generation for c, d in running.items()}
+    owners = {
+        c: {e.manager for e in d.metadata.managed_fields if "f:replicas" in (e.fields_v1 or {}).get("f:spec", {})}
+        for c, d in kept.items()
+    }
+    assert owners == dict.fromkeys(bed.members, {"tmc-initial-replicas"}), owners
+    client.AppsV1Api(member_api_clients["member1"]).patch_namespaced_deployment_scale(
+        "web", ns, {"spec": {"replicas": 5}}
+    )
+    scaled = member_deployment(member_api_clients, "member1", ns)
+    checked = sync(bed, ns, check=True)
+    assert not checked.changed, checked.result
+    again = sync(bed, ns)
+    assert not again.changed, again.result
+    after = {c: member_deployment(member_api_clients, c, ns) for c in bed.members}
+    assert {c: d.spec.replicas for c, d in after.items()} == {"member1": 5, "member2": 2, "member3": 2}
+    assert after["member1"].metadata.generation == scaled.metadata.generation

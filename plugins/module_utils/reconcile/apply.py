@@ -349,6 +349,8 @@ def _apply_one(
     member.resource(manifest["apiVersion"], manifest["kind"])  # a kind the member does not serve: no namespace made
     namespace = manifest["metadata"].get("namespace") or ""
     _ensure_namespace(member, namespace, namespaces, check_mode)
+    if "initialReplicas" in work["spec"] and current is not None and not check_mode:
+        _hand_over_replicas(member, manifest, current)
     try:
         with tracing.span("member.apply", cluster=report.cluster, kind=manifest["kind"]):
             result = member.apply(manifest, SYNCER, force=True, dry_run=check_mode)
@@ -399,12 +401,15 @@ def _created_by_this_apply(result: Mapping) -> bool:
     return managers == {SYNCER}
 
 
-def _set_initial_replicas(member: kube.Kube, manifest: Mapping, replicas: int) -> dict:
-    """The replica count of a workload whose members own it, set once, right after TMC created it,
-    by a field manager of its own: ``tmc-syncer`` never owns the field, so its later applies leave
-    it to the member (an autoscaler, or whoever scales it there)."""
-    known = kinds.spec_for(manifest.get("kind"), manifest.get("apiVersion"))
-    path = known.replicas if known is not None and known.replicas else ("spec", "replicas")
+def _set_initial_replicas(
+    member: kube.Kube, manifest: Mapping, replicas: int, resource_version: str | None = None
+) -> dict:
+    """The replica count of a workload whose members own it, set once, right after TMC created it
+    (or as the member has it, when retention begins), by a field manager of its own:
+    ``tmc-syncer`` never owns the field, so its later applies leave it to the member (an
+    autoscaler, or whoever scales it there). ``resource_version``: only if the object is still
+    that version."""
+    path = _replica_path(manifest)
     value: Any = replicas
     for key in reversed(path):
         value = {key: value}
@@ -412,10 +417,52 @@ def _set_initial_replicas(member: kube.Kube, manifest: Mapping, replicas: int) -
     body = {
         "apiVersion": manifest["apiVersion"],
         "kind": manifest["kind"],
-        "metadata": {"name": meta["name"], **({"namespace": meta["namespace"]} if meta.get("namespace") else {})},
+        "metadata": {
+            "name": meta["name"],
+            **({"namespace": meta["namespace"]} if meta.get("namespace") else {}),
+            **({"resourceVersion": resource_version} if resource_version else {}),
+        },
         **value,
     }
     return member.apply(body, INITIAL_REPLICAS_MANAGER, force=True)
+
+
+def _replica_path(manifest: Mapping) -> tuple[str, ...]:
+    known = kinds.spec_for(manifest.get("kind"), manifest.get("apiVersion"))
+    return known.replicas if known is not None and known.replicas else ("spec", "replicas")
+
+
+def _syncer_owns(current: Mapping, path: tuple[str, ...]) -> bool:
+    """Whether ``tmc-syncer``'s applies own the field at ``path`` of ``current``."""
+    for entry in (current.get("metadata") or {}).get("managedFields") or ():
+        if entry.get("manager") != SYNCER or entry.get("operation") != "Apply":
+            continue
+        fields = entry.get("fieldsV1") or {}
+        for key in path:
+            fields = fields.get(f"f:{key}") if isinstance(fields, dict) else None
+        if fields is not None:
+            return True
+    return False
+
+
+def _hand_over_replicas(member: kube.Kube, manifest: Mapping, current: Mapping) -> None:
+    """A workload whose replica count has just become the member's (``retainReplicas`` set, or an
+    autoscaler placed beside it) while ``tmc-syncer`` still owns the field: an apply without it
+    would remove the field, and the API server would reset the count to its default. The member's
+    current count moves to ``tmc-initial-replicas`` first, so it stays as it is. Read afresh (the
+    syncer's caches keep no managedFields) and handed over only if unchanged since (resourceVersion):
+    a count an autoscaler set meanwhile is never written back."""
+    if (current.get("metadata") or {}).get("managedFields") is None:
+        meta = manifest["metadata"]
+        current = member.get(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace"))
+        if current is None:
+            return
+    path = _replica_path(manifest)
+    value: Any = current
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    if isinstance(value, int) and not isinstance(value, bool) and _syncer_owns(current, path):
+        _set_initial_replicas(member, manifest, value, current["metadata"].get("resourceVersion"))
 
 
 def _disown(member: kube.Kube, manifest: Mapping, current: Mapping, check_mode: bool) -> None:
