@@ -61,6 +61,7 @@ from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import 
     common,
     hub_writes,
     identity,
+    leftovers,
 )
 from ansible_collections.tmc.multicluster.plugins.module_utils.reconcile import plan as planning
 
@@ -290,6 +291,8 @@ class Controller:
         namespace = obj["metadata"]["namespace"]
         if self._watched(namespace) and (event in ("ADDED", "DELETED", "SYNC") or spec_changed(old, obj)):
             self.queue.add(("ns", namespace), urgent=True)
+        if event == "DELETED":  # what an older version placed of cluster-scoped kinds goes with it
+            self.queue.add(("leftovers", ""))
 
     def _on_source(self, event: str, obj: dict, old) -> None:
         namespace = obj["metadata"].get("namespace") or ""
@@ -416,6 +419,11 @@ class Controller:
                         self.queue.add_after(("sum", key[1]), SUMMARY_INTERVAL)
             elif kind == "sum":
                 self._summarize(key[1])
+            elif kind == "leftovers":
+                for namespace, name in leftovers.remove_abandoned(self.hub):
+                    log(
+                        logging.INFO, "leftover syncwork of a deleted placement removed", namespace=namespace, name=name
+                    )
 
     def _health(self, cluster: str) -> None:
         registration = self.cached.get(api.API_VERSION, api.KIND_CLUSTER, cluster)
@@ -707,6 +715,7 @@ class Controller:
                 self.queue.add((purpose, namespace), urgent=purpose == "src")
         for namespace in self._placement_namespaces():
             self.queue.add(("ns", namespace))
+        self.queue.add(("leftovers", ""))
         for registration in self.reflectors[(api.API_VERSION, api.KIND_CLUSTER)].items():
             self.queue.add(("health", registration["metadata"]["name"]))
         # Every source with SyncWorks, from the index: (source namespace label, apiVersion, kind, name).

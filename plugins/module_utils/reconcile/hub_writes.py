@@ -161,6 +161,7 @@ def decision_status(
     now: dt.datetime,
     capacity: Mapping[str, str | None] | None = None,
     scope: Iterable[tuple] | None = None,
+    refused: Iterable[tuple[str, str]] | None = None,
 ) -> dict:
     """A placement's status with this decision in it: ``decisions``, ``observedGeneration``,
     ``shortfalls`` and condition ``Scheduled``; the rest (summary, Synced, Available) as ``wp`` holds it.
@@ -173,6 +174,9 @@ def decision_status(
     fit). A pass may look at some sources only (``scope``: their (apiVersion, kind, name) keys; None:
     every source), so ``status.shortfalls`` keeps the entries of workloads outside the scope, and the
     condition counts them: it does not flap between passes over different sources.
+
+    ``refused``: the kinds of its spec.resources the allow-list does not hold (condition
+    ``KindsAllowed``; None: not known, the condition stays as it is).
     """
     current = wp.get("status") or {}
     conditions = current.get("conditions") or []
@@ -187,6 +191,8 @@ def decision_status(
             lines = [*lines[:3], f"and {len(lines) - 3} more workloads (status.shortfalls)"]
         state, reason, message = result.condition(lines)
         conditions = status.set_condition(conditions, "Scheduled", state, reason, message, now)
+    if refused is not None:
+        conditions = kinds_allowed_condition(conditions, list(refused), now)
     new = {
         **current,
         "observedGeneration": wp["metadata"].get("generation"),
@@ -196,6 +202,28 @@ def decision_status(
     if shortfalls or "shortfalls" in current:
         new["shortfalls"] = shortfalls
     return new
+
+
+KINDS_ALLOWED = "KindsAllowed"
+
+
+def kinds_allowed_condition(conditions: list, refused: list, now: dt.datetime) -> list:
+    """Condition ``KindsAllowed``: False (reason KindsNotAllowed) naming the kinds of spec.resources the
+    allow-list does not hold and what becomes of them; True once they are all allowed again. Placements
+    that never listed a refused kind do not carry it."""
+    if not refused:
+        if status.get_condition(conditions, KINDS_ALLOWED) is None:
+            return conditions
+        return status.set_condition(conditions, KINDS_ALLOWED, "True", "AllKindsAllowed", "", now)
+    names = ", ".join(render.kind_key(group, kind) for group, kind in refused)
+    message = (
+        f"spec.resources: {names} {'is' if len(refused) == 1 else 'are'} not (or no longer) allowed to tenants "
+        f"by the platform admin (ConfigMap {api.SYSTEM_NAMESPACE}/{render.POLICY_CONFIGMAP}): not synced any "
+        "more. What this placement "
+        "placed of them stays on the clusters as it is (nothing is deleted); it is removed with this placement. "
+        "Remove them from spec.resources, or ask the platform admin to allow them again."
+    )
+    return status.set_condition(conditions, KINDS_ALLOWED, "False", "KindsNotAllowed", message, now)
 
 
 def _merged_shortfalls(
@@ -220,7 +248,9 @@ def write_placement_status(hub: kube.Kube, wp: Mapping, new: Mapping, check_mode
 
 def _write_placement_decisions(hub: kube.Kube, outcome, now: dt.datetime, check_mode: bool) -> bool:
     capacity = outcome.capacity if outcome.result is not None else None
-    new = decision_status(outcome.placement, outcome.result, outcome.error, now, capacity, outcome.scope)
+    new = decision_status(
+        outcome.placement, outcome.result, outcome.error, now, capacity, outcome.scope, outcome.refused
+    )
     return write_placement_status(hub, outcome.placement, new, check_mode)
 
 

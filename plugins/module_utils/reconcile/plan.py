@@ -60,11 +60,12 @@ def load_policy(hub) -> render.TenantPolicy:
     return render.TenantPolicy.from_configmap(configmap)
 
 
-def check_placeable(hub, policy: render.TenantPolicy, spec: Mapping) -> None:
-    """Raise api.SpecError naming ``spec.resources[i]`` for a kind the placement may not place: one
-    the allow-list does not hold, or a cluster-scoped one (whatever the allow-list says)."""
+def placeable_resources(hub, policy: render.TenantPolicy, spec: Mapping) -> tuple[list, list]:
+    """(placed, refused): the kinds of ``spec.resources`` (group, kind) the placement places, and
+    those the allow-list does not hold (no longer, or never: a hub without the admission policies).
+    Raise api.SpecError naming ``spec.resources[i]`` for a cluster-scoped kind, whatever the
+    allow-list says."""
     resources = resources_of(spec)
-    policy.check_resources(resources)
     for index, (group, kind) in enumerate(resources):
         try:
             namespaced = hub.resource(api_version_for(hub, group), kind).namespaced
@@ -76,13 +77,20 @@ def check_placeable(hub, policy: render.TenantPolicy, spec: Mapping) -> None:
                 f"{render.kind_key(group, kind)} is cluster-scoped: a WorkloadPlacement places namespaced kinds "
                 "only (cluster-scoped kinds are not placed yet: see docs/concepts/security.md)",
             )
+    placed = [rk for rk in resources if policy.allows(*rk)]
+    return placed, [rk for rk in resources if rk not in placed]
+
+
+def placed_spec(spec: Mapping, placed: Iterable[tuple[str, str]]) -> dict:
+    """``spec`` with only the ``placed`` kinds in its resources (those the allow-list holds)."""
+    return {**spec, "resources": [{"group": group, "kind": kind} for group, kind in placed]}
 
 
 def list_sources(hub, namespace: str, resources: Iterable[tuple[str, str]]) -> dict:
     """Every object of the listed kinds in a hub namespace, keyed by (apiVersion, kind, name).
 
     Only objects of that namespace: a cluster-scoped kind listed "in" a namespace would return
-    the whole hub's (check_placeable refuses those kinds before; this holds without it too)."""
+    the whole hub's (placeable_resources refuses those kinds before; this holds without it too)."""
     found: dict = {}
     for group, kind in sorted(set(resources)):
         try:
@@ -154,6 +162,9 @@ class PlacementOutcome:
     # None: this pass divided none of the placement's workloads.
     capacity: dict | None = field(default_factory=dict)
     scope: set | None = None  # the sources this pass looked at ((apiVersion, kind, name)); None: all
+    # The kinds of spec.resources the allow-list does not hold ((group, kind)): not placed, and what the
+    # placement placed of them before stays as it is (``frozen_work``). None: not known (invalid placement).
+    refused: list | None = None
 
 
 @dataclass
@@ -172,6 +183,7 @@ class Plan:
     protected_placements: set = field(default_factory=set)  # placements whose decision failed
     policy: render.TenantPolicy = field(default_factory=render.TenantPolicy)
     untrusted: list = field(default_factory=list)  # (SyncWork key, reason): seen and ignored
+    listed: dict = field(default_factory=dict)  # placement name -> the kinds its spec.resources lists
 
     def works_for(self, cluster: str) -> list[dict]:
         """What a member should hold after this plan (deleted works marked for deletion)."""
@@ -248,9 +260,14 @@ def _cluster_labels(registrations: Iterable[Mapping]) -> dict[str, dict]:
     return {r["metadata"]["name"]: dict(r["metadata"].get("labels") or {}) for r in registrations}
 
 
-def _dependency_sources(source: Mapping, sources: Mapping, hub, namespace: str) -> list[dict]:
+def _dependency_sources(
+    source: Mapping, sources: Mapping, hub, namespace: str, policy: render.TenantPolicy
+) -> list[dict]:
+    """What follows ``source`` (propagateDependencies): of the kinds the allow-list holds only."""
     found = []
     for kind, name in sorted(render.dependencies(source)):
+        if not policy.allows("", kind):
+            continue
         key = ("v1", kind, name)
         obj = sources.get(key)
         if obj is None:
@@ -303,7 +320,8 @@ def plan_works(
     if ns_obj is None:
         raise api.SpecError("namespace", f"hub namespace {namespace!r} does not exist")
     ns_labels = ns_obj["metadata"].get("labels") or {}
-    placed_kinds = {rk for p in placements for rk in resources_of(p.get("spec") or {})}
+    plan.listed = {p["metadata"]["name"]: set(resources_of(p.get("spec") or {})) for p in placements}
+    placed_kinds = {rk for listed in plan.listed.values() for rk in listed if policy.allows(*rk)}
     autoscalers = HPA in placed_kinds
     if only_sources is not None and autoscalers:
         only_sources = plan.only_sources = _with_scale_targets(hub, namespace, only_sources)
@@ -319,7 +337,7 @@ def plan_works(
     for wp in placements:
         name = wp["metadata"]["name"]
         try:
-            check_placeable(hub, policy, wp.get("spec") or {})
+            placed, refused = placeable_resources(hub, policy, wp.get("spec") or {})
             result = placement.decide(
                 wp, registrations, previous=wp.get("status"), namespace_labels=ns_labels, gates=gates, now=now
             )
@@ -328,7 +346,9 @@ def plan_works(
             plan.errors.append({"placement": name, "message": str(err)})
             plan.protected_placements.add(name)  # keep what runs; an invalid policy deletes nothing
             continue
-        outcome = PlacementOutcome(wp, result, scope=only_sources)
+        outcome = PlacementOutcome(wp, result, scope=only_sources, refused=refused)
+        if refused:  # the kinds still allowed keep being placed; the others are not (the condition KindsAllowed)
+            outcome.placement = {**wp, "spec": placed_spec(wp.get("spec") or {}, placed)}
         if placement_name is not None and name != placement_name:
             outcome.capacity = None  # not divided by this pass: what its status records stays
         plan.placements.append(outcome)
@@ -339,6 +359,8 @@ def plan_works(
         name = outcome.placement["metadata"]["name"]
         in_scope = placement_name is None or name == placement_name
         spec = outcome.placement.get("spec") or {}
+        if outcome.refused and not spec["resources"]:
+            continue  # every kind it lists is refused: it places nothing new
         for source in selected_sources(spec, plan.sources):
             key = source_key(source)
             if key in claimed:
@@ -357,7 +379,9 @@ def plan_works(
             if not in_scope or (only_sources is not None and key not in only_sources):
                 continue
             followers = (
-                _dependency_sources(source, plan.sources, hub, namespace) if spec.get("propagateDependencies") else []
+                _dependency_sources(source, plan.sources, hub, namespace, policy)
+                if spec.get("propagateDependencies")
+                else []
             )
             shares = _divide(plan, outcome, source, spec, outcome.result, name)
             # A cluster given 0 replicas of a Divided workload is no part of its decision: neither the
@@ -579,13 +603,18 @@ def _diff_plan(hub, plan: Plan, namespace: str, placement_name: str | None, want
             continue
         if plan.only_sources is not None and source_of(work) not in plan.only_sources:
             continue
-        kept = key in plan.protected or (work.get("spec") or {}).get("placement") in plan.protected_placements
-        if kept and _allowed_work(plan.policy, work):
-            continue  # a kind the policy no longer allows goes, even from a placement that is invalid now
+        if key in plan.protected or (work.get("spec") or {}).get("placement") in plan.protected_placements:
+            continue  # what runs stays as it is: an invalid placement or a failed render deletes nothing
+        if frozen_work(plan, work):
+            continue
         plan.delete.append(work)
 
 
-def _allowed_work(policy: render.TenantPolicy, work: Mapping) -> bool:
-    source = (work.get("spec") or {}).get("source") or {}
-    group = str(source.get("apiVersion") or "").rpartition("/")[0]
-    return policy.allows(group, str(source.get("kind") or ""))
+def frozen_work(plan: Plan, work: Mapping) -> bool:
+    """Whether ``work`` is of a kind the allow-list no longer holds, made by a placement that still
+    lists that kind: kept as it is (narrowing the allow-list moves nothing; the placement's condition
+    KindsAllowed says so). It goes with its placement, or when the placement stops listing the kind."""
+    spec = work.get("spec") or {}
+    source = spec.get("source") or {}
+    kind = (str(source.get("apiVersion") or "").rpartition("/")[0], str(source.get("kind") or ""))
+    return not plan.policy.allows(*kind) and kind in plan.listed.get(spec.get("placement"), ())
