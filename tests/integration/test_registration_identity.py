@@ -240,8 +240,11 @@ def test_the_syncer_reports_the_identity_and_the_controller_flags_a_second_regis
 
 
 def test_a_syncer_pointed_at_another_member_stands_down(bed, hub_api_client, member_api_clients, tmp_path):
+    """It acts on nothing and publishes nothing: not even a sealing key of its own (status.sealing stays as
+    it was; a published key would have member2's Secrets sealed to member3's syncer)."""
     dest = tmp_path / "member2-syncer.kubeconfig"
     assert not register(bed, "member2", sync_mode="Pull", syncer_kubeconfig_dest=str(dest)).failed
+    sealing_before = registration(hub_api_client, "member2")["status"].get("sealing")
     syncer = Daemon(
         "wrong-syncer",
         [
@@ -254,6 +257,8 @@ def test_a_syncer_pointed_at_another_member_stands_down(bed, hub_api_client, mem
             str(bed.kubeconfig("member3", direct=True)),
             "--heartbeat-interval",
             "1",
+            "--sealing-key-file",
+            str(tmp_path / "wrong-syncer-sealing.key"),  # a key of its own, which it would publish
         ],
         tmp_path,
     ).start()
@@ -263,5 +268,7 @@ def test_a_syncer_pointed_at_another_member_stands_down(bed, hub_api_client, mem
         )
         status = registration(hub_api_client, "member2")["status"]
         assert status["clusterID"] == kube_system_uid(member_api_clients["member2"]), "not overwritten"
+        assert status.get("sealing") == sealing_before, "a mis-pointed syncer published a sealing key"
+        assert not (tmp_path / "wrong-syncer-sealing.key").exists(), "it made a key for a cluster it is not"
     finally:
         syncer.stop()

@@ -172,6 +172,7 @@ class Syncer:
         self._leaving: str | None = None  # the deregistration mode once seen (the registration goes after)
         self.key_store = key_store(args, member)
         self.keys: list = []  # newest first; they open the sealed Secrets of this cluster's SyncWorks
+        self.identity_confirmed = False  # the member is the registered cluster (standdown.check_identity)
 
     # -- events
 
@@ -469,7 +470,8 @@ class Syncer:
         try:
             found = self.standdown.refresh()
             if check_identity or self.standdown.mismatch:
-                self.standdown.check_identity(self.member, found)
+                known = self.standdown.check_identity(self.member, found)
+                self.identity_confirmed = known is not None and self.standdown.mismatch is None
         except api.TMCError as err:
             log(logging.WARNING, "cannot read the cluster's registration", cluster=self.cluster, error=str(err))
         if self.standdown.mode != before and self.standdown.mismatch:
@@ -513,8 +515,10 @@ class Syncer:
 
     def _keep_sealing_key(self) -> None:
         """Load (or make) the key ring once, then keep its newest public key on the registration, rotating
-        when the registration asks for it."""
-        if not self.key_store.configured:
+        when the registration asks for it. Only once the member is known to be the registered cluster:
+        a syncer pointed at another member makes and publishes nothing (its key would seal that
+        cluster's Secrets to the wrong member)."""
+        if not self.key_store.configured or not self.identity_confirmed or self.standdown.standing_down:
             return
         try:
             if not self.keys:
@@ -536,8 +540,8 @@ class Syncer:
     def run(self, endpoints: observability.Endpoints | None = None) -> int:
         process.install_signal_handlers(self.stop)
         log(logging.INFO, "syncer starting", cluster=self.cluster, hub=self.hub.host, member=self.member.host)
+        self._registration_says_stand_down(check_identity=True)  # before the first apply, and before the key
         self._keep_sealing_key()  # before the first SyncWork: a sealed Secret opens with it
-        self._registration_says_stand_down(check_identity=True)  # before the first apply
         self.works.start()
         threads = workqueue.run_workers(self.queue, self.handle, self.args.concurrency, self.metrics, "syncwork")
         beat = threading.Thread(target=self._beat_loop, name="heartbeat", daemon=True)
