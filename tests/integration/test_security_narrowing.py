@@ -10,7 +10,9 @@ older version left too.
 
 from __future__ import annotations
 
+import pytest
 from kubernetes import client
+from kubernetes.client.rest import ApiException
 
 from . import security_fleet as shared
 from .security import GROUP, VERSION, AllowedKinds, wait_for
@@ -98,6 +100,18 @@ def test_narrowing_the_allow_list_moves_nothing_and_the_placement_says_so(
     assert "policy/PodDisruptionBudget" in allowed["message"] and "not synced" in allowed["message"]
     assert "apps/Deployment" not in allowed["message"]
     assert condition(wp, "Scheduled")["status"] == "True"  # the placement still places what is allowed
+
+    # The tenant may still edit the placement (the admission policy keeps the kinds it listed before) but not add
+    # another kind the allow-list does not hold.
+    custom(alice).patch_namespaced_custom_object(
+        GROUP, VERSION, tenants.a, "workloadplacements", name, {"metadata": {"labels": {"edited": "yes"}}}
+    )
+    if guard == "admission":
+        more = {"spec": {"resources": [*spec["resources"], {"kind": "ServiceAccount"}]}}
+        with pytest.raises(ApiException) as refused:
+            custom(alice).patch_namespaced_custom_object(GROUP, VERSION, tenants.a, "workloadplacements", name, more)
+        assert refused.value.status == 403 and "ServiceAccount" in refused.value.body
+        assert "PodDisruptionBudget" not in refused.value.body.split("allows")[0]
 
     # The PDB changes on the hub, then the Deployment: the Deployment's change reaches member1, the PDB's does not.
     client.PolicyV1Api(alice).patch_namespaced_pod_disruption_budget(name, tenants.a, {"spec": {"minAvailable": 2}})
