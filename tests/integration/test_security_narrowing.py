@@ -159,9 +159,27 @@ def legacy_work(name, placement_name):
     }
 
 
-def test_a_cluster_scoped_syncwork_an_older_version_left_goes_with_its_placement(fleet, guard, hub_api_client):
+def member_cluster_role(name):
+    """The ClusterRole an older version's syncer made on member1 from such a SyncWork (TMC's marks on it)."""
+    return {
+        "metadata": {
+            "name": name,
+            "labels": {"tmc.kcp.io/managed": "true", "tmc.kcp.io/cluster": "member1"},
+            "annotations": {"tmc.kcp.io/source": f"/{name}/"},
+        },
+        "rules": [],
+    }
+
+
+def test_a_cluster_scoped_syncwork_an_older_version_left_goes_with_its_placement(
+    fleet, guard, hub_api_client, member_api_clients
+):
+    """The fleet's syncers use the member's admin kubeconfig: the ClusterRole goes too (a least-privilege
+    syncer may not touch cluster-scoped objects; not covered here)."""
     tenants = fleet["tenants"]
     gone, kept = unique("legacy"), unique("legacy")
+    member_rbac = client.RbacAuthorizationV1Api(member_api_clients["member1"])
+    member_rbac.create_cluster_role(member_cluster_role(gone))
     hub = custom(hub_api_client)
     nothing = {"workloadSelector": {"matchLabels": {"selects": "nothing"}}}
     custom(tenants.as_("alice")).create_namespaced_custom_object(
@@ -175,6 +193,10 @@ def test_a_cluster_scoped_syncwork_an_older_version_left_goes_with_its_placement
 
     custom(tenants.as_("alice")).delete_namespaced_custom_object(GROUP, VERSION, tenants.a, "workloadplacements", gone)
     wait_for("the deleted placement's leftover SyncWork removed", lambda: not placement_works(hub_api_client, gone))
+    wait_for(
+        "its ClusterRole removed from member1",
+        lambda: member_object(lambda: member_rbac.read_cluster_role(gone)) is None,
+    )
     assert ("ClusterRole", kept) in placement_works(hub_api_client, kept)  # its placement is still there: it stays
 
     custom(tenants.as_("bob")).delete_namespaced_custom_object(GROUP, VERSION, tenants.b, "workloadplacements", kept)
