@@ -227,7 +227,20 @@ def test_adding_a_cluster_never_moves_kept_choices_unless_the_spec_requires(flee
         still_valid = valid([c for c in grown if c["name"] in kept], candidates, constraints)
         if not still_valid:
             return  # the new cluster's group changes what a valid spread is: the spec requires a move
+        if "numberOfClusters" in spec and most_with(candidates, constraints, spec["numberOfClusters"], kept) < (
+            most_with(candidates, constraints, spec["numberOfClusters"], set())
+        ):
+            return  # numberOfClusters can be met (better) only elsewhere now: the spec requires a move
     assert kept <= set(names(second)), (names(first), names(second))
+
+
+def most_with(candidates, constraints, limit, kept) -> int:
+    """The most clusters (up to ``limit``) of a valid spread that keeps every one of ``kept``."""
+    for size in range(min(limit, len(candidates)), 0, -1):
+        for chosen in itertools.combinations(candidates, size):
+            if kept <= {c["name"] for c in chosen} and valid(chosen, candidates, constraints):
+                return size
+    return 0
 
 
 def test_a_small_load_difference_does_not_move_a_workload():
