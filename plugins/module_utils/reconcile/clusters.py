@@ -374,7 +374,15 @@ def write_status(hub: kube.Kube, registration: Mapping, status: Mapping, check_m
 
 
 def _same_status(old: Mapping, new: Mapping) -> bool:
-    return json.dumps(old, sort_keys=True, default=str) == json.dumps(new, sort_keys=True, default=str)
+    """Equal, an empty field the same as an absent one: server-side apply of ``taints: []`` over a list
+    with items removes the field, and writing it again would report a change on every other run."""
+    return json.dumps(_without_empty(old), sort_keys=True, default=str) == json.dumps(
+        _without_empty(new), sort_keys=True, default=str
+    )
+
+
+def _without_empty(status: Mapping) -> dict:
+    return {k: v for k, v in status.items() if v not in (None, [], {})}
 
 
 # ------------------------------------------------------------------ heartbeat

@@ -239,7 +239,8 @@ def _write_status(
 
 
 def _without_beat(status: Mapping) -> dict:
-    return {k: v for k, v in status.items() if k != "lastHeartbeatTime"}
+    """The status but its heartbeat time, an empty field the same as an absent one (clusters._same_status)."""
+    return {k: v for k, v in status.items() if k != "lastHeartbeatTime" and v not in (None, [], {})}
 
 
 def _apply(hub: kube.Kube, obj: Mapping, check_mode: bool) -> kube.Change:
