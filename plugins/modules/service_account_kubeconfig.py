@@ -47,7 +47,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Reports what would be created and written; nothing is.
+    description: >-
+      Reports what would be created and written; nothing is. A ServiceAccount that does not exist yet is taken to
+      be created by an earlier task (a warning says so; a real run fails without it).
   diff_mode:
     description: Can run in diff mode.
     support: none
@@ -59,10 +61,10 @@ attributes:
 EXAMPLES = r"""
 - name: The syncer of member1 runs as its member ServiceAccount (process runtime)
   tmc.multicluster.service_account_kubeconfig:
-    kubeconfig: /etc/tmc/member1-admin.kubeconfig
+    kubeconfig: ~/.kube/member1.kubeconfig
     namespace: tmc-system
     service_account: tmc-syncer-member1
-    dest: /var/lib/tmc/tmc-syncer-member1-member.kubeconfig
+    dest: ~/.tmc/tmc-syncer-member1-member.kubeconfig
 """
 
 RETURN = r"""
@@ -96,12 +98,16 @@ ARGSPEC = argspec(
 def run(m: TMCModule) -> dict:
     p = m.params
     client = m.hub()
-    created = identities.ensure_token_secret(client, p["namespace"], p["service_account"], m.check_mode)
     result = {
         "path": p["dest"],
         "token_secret": f"{p['namespace']}/{identities.token_secret_name(p['service_account'])}",
-        "changed": created,
     }
+    try:
+        created = identities.ensure_token_secret(client, p["namespace"], p["service_account"], m.check_mode)
+    except identities.MissingInCheckMode as missing:
+        m.module.warn(str(missing))
+        return {**result, "changed": True}
+    result["changed"] = created
     if created and m.check_mode:
         return result
     config = identities.kubeconfig_for(

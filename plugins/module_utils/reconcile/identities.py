@@ -37,11 +37,23 @@ def token_secret(namespace: str, service_account: str) -> dict:
     }
 
 
+class MissingInCheckMode(Exception):
+    """Check mode, and the ServiceAccount is not there (yet): an earlier task of the play may create it."""
+
+    def __init__(self, namespace: str, service_account: str):
+        super().__init__(
+            f"ServiceAccount {namespace}/{service_account} does not exist yet: check mode assumes an earlier task "
+            "creates it (a real run fails when it is still missing)"
+        )
+
+
 def ensure_token_secret(client: kube.Kube, namespace: str, service_account: str, check_mode: bool) -> bool:
     """Create the ServiceAccount's token Secret when it is missing; True when it was (or would be)."""
     if client.get("v1", "Secret", token_secret_name(service_account), namespace) is not None:
         return False
     if client.get("v1", "ServiceAccount", service_account, namespace) is None:
+        if check_mode:
+            raise MissingInCheckMode(namespace, service_account)
         raise kube.KubeError(f"ServiceAccount {namespace}/{service_account} does not exist", 404, "NotFound")
     if not check_mode:
         client.create(token_secret(namespace, service_account))
