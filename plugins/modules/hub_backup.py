@@ -71,8 +71,8 @@ EXAMPLES = r"""
 - name: Back up the hub every time this runs (a timer runs it every minute)
   tmc.multicluster.hub_backup:
     kubeconfig: ~/.kube/hub.kubeconfig
-    dest: /var/backups/tmc
-    secret_key_file: /etc/tmc/backup.key
+    dest: ~/tmc-backups
+    secret_key_file: ~/.tmc/backup.key
     retention: 1440
   register: tmc_backup
 """

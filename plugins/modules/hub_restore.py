@@ -77,11 +77,11 @@ EXAMPLES = r"""
 - name: Restore the newest backup onto the new hub
   tmc.multicluster.hub_restore:
     kubeconfig: ~/.kube/new-hub.kubeconfig
-    src: /var/backups/tmc
-    secret_key_file: /etc/tmc/backup.key
+    src: ~/tmc-backups
+    secret_key_file: ~/.tmc/backup.key
     member_kubeconfigs:
-      east: ~/.kube/east.kubeconfig
-      west: ~/.kube/west.kubeconfig
+      member1: ~/.kube/member1.kubeconfig
+      member2: ~/.kube/member2.kubeconfig
   register: tmc_restore
 
 - name: Say which placements wait for a person

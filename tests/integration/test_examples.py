@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,11 @@ MODULE_ORDER = [
     "workload_sync",
     "workload_info",
     "daemon_process",
+    "hub_backup",
+    "hub_restore",
 ]
+# Modules whose examples act on what the roles made (the syncer's member ServiceAccount): after the role READMEs.
+AFTER_ROLES = ["service_account_kubeconfig"]
 RAN: list[str] = []  # every example run, for the report (pytest -s shows it)
 
 
@@ -66,7 +71,7 @@ def readme_examples(role: str) -> list[list[dict]]:
 
 
 def all_module_examples_are_covered():
-    return sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py")) == sorted(MODULE_ORDER)
+    return sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py")) == sorted(MODULE_ORDER + AFTER_ROLES)
 
 
 @pytest.fixture(scope="module")
@@ -91,10 +96,14 @@ def home(bed, tmp_path_factory):
     kube.mkdir()
     (kube / "hub.kubeconfig").symlink_to(bed.kubeconfig("hub", direct=True))
     (kube / "config").symlink_to(bed.kubeconfig("hub", direct=True))
+    (kube / "new-hub.kubeconfig").symlink_to(bed.kubeconfig("hub", direct=True))  # the restore example's "new" hub
     for name in bed.members:
         (kube / f"{name}.kubeconfig").symlink_to(bed.kubeconfig(name, direct=True))
     # The rekey example's "rebuilt" cluster: the same one here, so that it runs (and changes nothing).
     (kube / "member1-rebuilt.kubeconfig").symlink_to(bed.kubeconfig("member1", direct=True))
+    # The backup examples' key: a file only its owner reads.
+    (home / ".tmc").mkdir(mode=0o700)
+    (home / ".tmc" / "backup.key").write_text(secrets.token_urlsafe(32))
     collections = home / ".ansible" / "collections"
     collections.parent.mkdir()
     collections.symlink_to(COLLECTIONS)
@@ -115,7 +124,8 @@ def check_real_repeat(task: dict, index: int) -> list[dict]:
     """One example task three times: check mode, real, and again (which must change nothing)."""
     name = task.get("name", f"task {index}")
     check = {**task, "name": f"{name} [check]", "check_mode": True}
-    check.pop("register", None)  # a later example reads what the real run registered
+    if "until" not in task:  # (an until reads the task's own result under its registered name)
+        check.pop("register", None)  # a later example reads what the real run registered
     real = {**task, "name": f"{name} [real]"}
     repeat = {**task, "name": f"{name} [repeat]", "register": f"_example_repeat_{index}"}
     verdict = {
@@ -155,12 +165,20 @@ def run_play(plays: list[dict], label: str, home: Path, bed, tmp_path: Path) -> 
     playbook = tmp_path / f"{re.sub(r'[^a-z0-9]+', '-', label.lower())}.yml"
     playbook.write_text(json.dumps(plays))
     env = {**environment(home, bed), "ANSIBLE_CONNECTION": "ssh"}  # a play must say connection: local itself
+    outputs = {}
     for mode in ("check", "real", "repeat"):
-        run = run_playbook(playbook, check=mode == "check", env=env, inventory="localhost,", local=False)
+        # -v on the real run and the repeat: a change the repeat reports shows with what the real run left
+        verbose = int(mode != "check")
+        run = run_playbook(
+            playbook, check=mode == "check", env=env, inventory="localhost,", local=False, verbosity=verbose
+        )
+        outputs[mode] = run.stdout
         assert run.returncode == 0, f"{label} ({mode}):\n{run.stdout[-6000:]}{run.stderr[-2000:]}"
         if mode == "repeat":
             recap = re.findall(r"changed=(\d+)", run.stdout)
-            assert recap and all(c == "0" for c in recap), f"{label} changed something when repeated:\n{run.stdout}"
+            assert recap and all(c == "0" for c in recap), (
+                f"{label} changed something when repeated:\n{run.stdout}\nthe real run before it:\n{outputs['real']}"
+            )
     RAN.append(f"role README: {label}")
 
 
@@ -170,11 +188,15 @@ def test_every_documented_example_runs(bed, home, tmp_path):
     run_play(hub_install, "hub README: install", home, bed, tmp_path)
     for name in MODULE_ORDER:
         run_module_examples(name, home, bed, tmp_path)
-    for index, plays in enumerate(readme_examples("syncer")):
-        run_play(plays, f"syncer README example {index + 1}", home, bed, tmp_path)
-    for index, plays in enumerate(readme_examples("controller")):
-        run_play(plays, f"controller README example {index + 1}", home, bed, tmp_path)
-    stop_daemons(home, bed, tmp_path)
+    try:
+        for index, plays in enumerate(readme_examples("syncer")):
+            run_play(plays, f"syncer README example {index + 1}", home, bed, tmp_path)
+        for index, plays in enumerate(readme_examples("controller")):
+            run_play(plays, f"controller README example {index + 1}", home, bed, tmp_path)
+        for name in AFTER_ROLES:
+            run_module_examples(name, home, bed, tmp_path)
+    finally:
+        stop_daemons(home, bed, tmp_path)  # also when an example failed: no daemon outlives the test
     drain_everything(bed)
     for index, plays in enumerate(hub_rest):
         run_play(plays, f"hub README example {index + 2}", home, bed, tmp_path)
@@ -205,8 +227,9 @@ def stop_daemons(home: Path, bed, tmp_path: Path) -> None:
                                 "vars": {
                                     "tmc_syncer_state": "absent",
                                     "tmc_syncer_cluster_name": name,
-                                    "tmc_syncer_hub_kubeconfig": "unused",
-                                    "tmc_syncer_member_kubeconfig": "unused",
+                                    "tmc_syncer_hub_kubeconfig": str(home / ".kube" / "hub.kubeconfig"),
+                                    # absent also removes the syncer's identity from the member
+                                    "tmc_syncer_member_kubeconfig": str(home / ".kube" / f"{name}.kubeconfig"),
                                 },
                             }
                             for name in bed.members
