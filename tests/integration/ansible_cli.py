@@ -39,6 +39,32 @@ def register_members(bed, labels_of) -> None:
         assert not run.failed, run.output
 
 
+def deregister_members(bed) -> None:
+    """Start from members registered nowhere under their own names, and with no object left labelled
+    for them (an earlier module's leftovers would be swept, and counted, by the next deregistration):
+    each is deregistered with drain: false and the member given, so its leftovers are released."""
+    for name in bed.members:
+        args = hub_args(bed, name=name, state="absent", drain=False)
+        args["member"] = {"kubeconfig": str(bed.kubeconfig(name, direct=True))}
+        run = run_module("cluster_registration", args)
+        assert not run.failed, run.output
+
+
+def labelled_for(bed, cluster: str) -> list[str]:
+    """``kind/namespace/name`` of every object of the default kinds on member ``cluster`` that still carries
+    TMC's labels for it, read by kubectl: what its deregistration will delete (drain) or release."""
+    kubectl = [str(Path(bed.state["bin_dir"]) / "kubectl"), "--kubeconfig", str(bed.kubeconfig(cluster, direct=True))]
+    kinds = "deployments,statefulsets,daemonsets,jobs,services,configmaps,secrets,ingresses"
+    selector = f"tmc.kcp.io/managed=true,tmc.kcp.io/cluster={cluster}"
+    run = subprocess.run(
+        [*kubectl, "get", kinds, "-A", "-l", selector, "-o", "json"], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    return sorted(
+        f"{o['kind']}/{o['metadata']['namespace']}/{o['metadata']['name']}" for o in json.loads(run.stdout)["items"]
+    )
+
+
 def free_members(bed) -> list[str]:
     """Deregister (drain: false) every registration of a testbed member, whatever its name, for a test
     that registers the members under names of its own with a build that cannot take them over (the

@@ -13,7 +13,7 @@ from kubernetes.client.rest import ApiException
 
 from hack.testbed import HUB
 
-from .ansible_cli import hub_args, run_module, run_playbook
+from .ansible_cli import deregister_members, hub_args, labelled_for, run_module, run_playbook
 
 GROUP, VERSION = "tmc.kcp.io", "v1alpha1"
 
@@ -47,9 +47,7 @@ def registration(hub_api_client, name):
 @pytest.fixture(scope="module", autouse=True)
 def no_registrations(tmc_hub):
     """Start from a hub with no registered cluster (an attached testbed may have some)."""
-    for name in tmc_hub.members:
-        run = run_module("cluster_registration", hub_args(tmc_hub, name=name, state="absent", drain=False))
-        assert not run.failed, run.output
+    deregister_members(tmc_hub)
 
 
 def test_register_check_real_repeat(tmc_hub, hub_api_client, tmp_path):
@@ -333,6 +331,8 @@ def test_deregister_drains_or_orphans(tmc_hub, hub_api_client, member_api_client
     _place_configmap(bed, hub_api_client, member_api_clients, cluster, ns, "app-config")
     args = hub_args(bed, name=cluster, state="absent", drain=drain, member=member_opts(bed, cluster))
 
+    marked = len(labelled_for(bed, cluster))  # this ConfigMap, and whatever an earlier test left labelled
+    assert marked >= 1
     check = run_module("cluster_registration", args, check=True)
     assert check.changed and check.result["drain"]["works_deleted"] == 1
     assert registration(hub_api_client, cluster) is not None
@@ -342,10 +342,11 @@ def test_deregister_drains_or_orphans(tmc_hub, hub_api_client, member_api_client
     assert run.changed
     counts = {k: run.result["drain"][k] for k in ("works_deleted", "downstream_deleted", "orphaned")}
     assert counts == (
-        {"works_deleted": 1, "downstream_deleted": 1, "orphaned": 0}
+        {"works_deleted": 1, "downstream_deleted": marked, "orphaned": 0}
         if drain
-        else {"works_deleted": 1, "downstream_deleted": 0, "orphaned": 1}
+        else {"works_deleted": 1, "downstream_deleted": 0, "orphaned": marked}
     )
+    assert labelled_for(bed, cluster) == [], "nothing stays labelled for a deregistered cluster"
     assert run.result["drain"]["by"] == "module"
     # The test made the namespace, not TMC: it stays either way.
     assert ns not in run.result["drain"]["namespaces_deleted"]

@@ -22,7 +22,7 @@ from kubernetes.client.rest import ApiException
 
 from hack.testbed import HUB
 
-from .ansible_cli import hub_args, run_module
+from .ansible_cli import deregister_members, hub_args, labelled_for, run_module
 from .daemons import Daemon
 
 GROUP, VERSION = "tmc.kcp.io", "v1alpha1"
@@ -53,9 +53,7 @@ def deregister(bed, name, drain, member=False, check=False):
 
 @pytest.fixture(scope="module")
 def bed(tmc_hub):
-    for name in tmc_hub.members:  # start from members registered nowhere (earlier modules leave some)
-        run = run_module("cluster_registration", hub_args(tmc_hub, name=name, state="absent", drain=False))
-        assert not run.failed, run.output
+    deregister_members(tmc_hub)
     return tmc_hub
 
 
@@ -313,6 +311,8 @@ def test_push_deregistration_with_the_controller_running(
         assert not first.failed, first.output
         wait_for("the app on the member", lambda: placed(member, ns, objects))
         before = uids(member, ns, objects)
+        marked = labelled_for(bed, name)  # the app's three, and whatever else is still labelled for the cluster
+        assert {f"{kind}/{ns}/{obj_name}" for kind, obj_name in objects} <= set(marked), marked
 
         run = deregister(bed, name, drain=drain)  # no 'member': the stored push credentials reach it
         assert not run.failed, run.output
@@ -321,17 +321,21 @@ def test_push_deregistration_with_the_controller_running(
         after = sync()  # a push-mode pass after deregistration touches nothing there
         assert not after.failed, after.output
         if drain:
-            assert run.result["drain"]["downstream_deleted"] == 3, run.result
+            assert run.result["drain"]["downstream_deleted"] == len(marked), run.result
             assert not any(uids(member, ns, objects).values())
             assert ns in run.result["drain"]["namespaces_deleted"]
             wait_for("the namespace TMC created gone", lambda: namespace(member, ns) is None)
         else:
-            assert run.result["drain"]["orphaned"] == 3, run.result
+            assert run.result["drain"]["orphaned"] == len(marked), run.result
             assert uids(member, ns, objects) == before
             for kind, obj_name in objects:
                 assert tmc_marks(read(member, kind, ns, obj_name)) == []
+        assert labelled_for(bed, name) == [], "nothing stays labelled for a deregistered cluster"
     finally:
         cleanup_hub(hub_api_client, ns)
+        # Gone before the next case registers the cluster again: a placement still there would select it
+        # again, and that case's drain would rightly delete this case's (released) objects too.
+        wait_for("the hub namespace gone", lambda: namespace(hub_api_client, ns) is None)
 
 
 def works_of(hub_api, cluster, source_ns):
