@@ -120,6 +120,13 @@ def workload_run(tmc_hub, tmp_path_factory):
             lambda: fleet.prometheus.query('sum(tmc_status_upsync_duration_seconds_count{job="tmc-syncer"}) > 0'),
             timeout=120,
         )
+        # The recording rules (tmc:...) a panel reads are evaluated on the rule group's own interval: each
+        # has a finite value now before a panel is judged (the run's data, not the evaluation's timing).
+        for _board, panel in panels():
+            for target in panel["targets"]:
+                if ":" in target["expr"].split("{")[0]:
+                    expr = promql(target["expr"])
+                    wait_for(f"{expr} recorded", lambda e=expr: finite_values(fleet.prometheus.query(e)), timeout=120)
         yield fleet
     finally:
         try:
@@ -127,6 +134,11 @@ def workload_run(tmc_hub, tmp_path_factory):
         finally:
             hub.close()
             fleet.stop()
+
+
+def finite_values(result: list[dict]) -> int:
+    """Samples of an instant vector that are numbers (not NaN, not infinite)."""
+    return sum(1 for s in result if not math.isnan(float(s["value"][1])) and not math.isinf(float(s["value"][1])))
 
 
 def finite_points(result: list[dict]) -> int:

@@ -25,6 +25,7 @@ from hack.testbed import HUB
 
 from .ansible_cli import hub_args, run_module
 from .daemons import Daemon
+from .security import AllowedKinds
 
 GROUP, VERSION = "tmc.kcp.io", "v1alpha1"
 TEST_GROUP = "truth.tmc.test"
@@ -266,6 +267,9 @@ def truth(tmc_hub, hub_api_client, member_api_clients, tmp_path_factory):
     core = client.CoreV1Api(hub)
     for name in ns.values():
         core.create_namespace({"metadata": {"name": name}})
+    # The platform admin lets the test kinds be placed (the hub role's tmc_hub_allowed_kinds).
+    allowed = AllowedKinds(hub, ns["daemon"], (TEST_GROUP, "Widget"), (TEST_GROUP, "Gadget"))
+    allowed.__enter__()
     syncer = Daemon(
         "syncer-truth",
         [
@@ -326,6 +330,7 @@ def truth(tmc_hub, hub_api_client, member_api_clients, tmp_path_factory):
             )
         for daemon in daemons:
             daemon.stop()
+        allowed.__exit__(None, None, None)
         for api in [hub, *member_api_clients.values()]:
             for plural in ("widgets", "gadgets"):
                 delete_crd(api, f"{plural}.{TEST_GROUP}")
