@@ -1,4 +1,4 @@
-"""Every source file, playbook, role file and benchmark stays at most 800 lines (the brief's rule,
+"""Every source file, test, playbook, role file and benchmark stays at most 800 lines (the brief's rule,
 issue 18 item 10): a file that outgrows it is split by concern before it lands."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from ..conftest import REPO
 
 LIMIT = 800
-KEPT = ("plugins/", "roles/", "playbooks/", "extensions/", "hack/", "benchmarks/")
+KEPT = ("plugins/", "roles/", "playbooks/", "extensions/", "hack/", "benchmarks/", "tests/")
 SUFFIXES = (".py", ".yml", ".yaml", ".j2", ".sh", ".go")
 # Generated, not written: the CRD's schema is generated from the placement engine's own schema.
 GENERATED = {"roles/hub/files/crds/workloadplacements.yaml"}
