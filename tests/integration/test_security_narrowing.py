@@ -62,12 +62,13 @@ def test_narrowing_the_allow_list_moves_nothing_and_the_placement_says_so(
     name = unique("narrow")
     labels = {"narrow": name}
     member = member_api_clients["member1"]
-    member_pdb = lambda: member_object(  # noqa: E731
-        lambda: client.PolicyV1Api(member).read_namespaced_pod_disruption_budget(name, tenants.a)
-    )
-    member_deploy = lambda: member_object(  # noqa: E731
-        lambda: client.AppsV1Api(member).read_namespaced_deployment(name, tenants.a)
-    )
+
+    def member_pdb():
+        return member_object(lambda: client.PolicyV1Api(member).read_namespaced_pod_disruption_budget(name, tenants.a))
+
+    def member_deploy():
+        return member_object(lambda: client.AppsV1Api(member).read_namespaced_deployment(name, tenants.a))
+
     widened = AllowedKinds(hub_api_client, tenants.a, PDB).__enter__()
     try:
         client.AppsV1Api(alice).create_namespaced_deployment(
