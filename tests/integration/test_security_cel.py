@@ -146,10 +146,12 @@ def test_a_costly_predicate_delays_no_other_namespace_and_costs_no_leadership(fl
             "team-a's placement re-decided after team-b's was created",
             lambda: (work_annotation(hub_api_client, tenants.a, "hot") or 0) > churned_at_start,
         )
-        renewed = wait_for(
-            "the leader Lease renewed",
-            lambda: (lambda now: now if now.spec.renew_time > before.spec.renew_time else None)(lease(hub_api_client)),
-        )
+
+        def renewed_lease():
+            now = lease(hub_api_client)
+            return now if now.spec.renew_time > before.spec.renew_time else None
+
+        renewed = wait_for("the leader Lease renewed", renewed_lease)
     finally:
         churn.done.set()
         churn.join()

@@ -89,11 +89,14 @@ def test_narrowing_the_allow_list_moves_nothing_and_the_placement_says_so(
 
     before = member_pdb()
     work_before = placement_works(hub_api_client, name)[("PodDisruptionBudget", name)]
+
+    def refused_placement():
+        got = read_placement(hub_api_client, tenants.a, name)
+        return got if (condition(got, "KindsAllowed") or {}).get("status") == "False" else None
+
     wp = wait_for(
         "the placement to say PodDisruptionBudget is no longer allowed",
-        lambda: (lambda got: got if (condition(got, "KindsAllowed") or {}).get("status") == "False" else None)(
-            read_placement(hub_api_client, tenants.a, name)
-        ),
+        refused_placement,
         timeout=60,
     )
     allowed = condition(wp, "KindsAllowed")

@@ -15,7 +15,8 @@ from functools import cached_property
 from typing import Any
 
 from ansible_collections.tmc.multicluster.plugins.module_utils import api
-from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel, cel_cost, prioritizers
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement import cel, cel_cost
+from ansible_collections.tmc.multicluster.plugins.module_utils.placement import prioritizers as registry
 from ansible_collections.tmc.multicluster.plugins.module_utils.placement.model import (
     ADVANCED_GATE,
     DEFAULT_PRIORITIZERS,
@@ -139,8 +140,8 @@ class CompiledPlacement:
         return any(c.topology_key == TOPOLOGY_LOCATION for c in self.spread)
 
     @cached_property
-    def metrics(self) -> tuple[prioritizers.Metric, ...]:
-        return prioritizers.metrics(self.prioritizers)
+    def metrics(self) -> tuple[registry.Metric, ...]:
+        return registry.metrics(self.prioritizers)
 
     @cached_property
     def prioritizer_names(self) -> frozenset[str]:
@@ -149,7 +150,7 @@ class CompiledPlacement:
     @cached_property
     def steady(self) -> bool:
         """Whether decisions are kept (the Steady prioritizer, in the default set): see ``rank_key``."""
-        return prioritizers.keeps_previous(self.prioritizer_names)
+        return registry.keeps_previous(self.prioritizer_names)
 
     @cached_property
     def selector_keys(self) -> frozenset[str]:
