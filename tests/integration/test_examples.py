@@ -174,12 +174,28 @@ def run_play(plays: list[dict], label: str, home: Path, bed, tmp_path: Path) -> 
         )
         outputs[mode] = run.stdout
         assert run.returncode == 0, f"{label} ({mode}):\n{run.stdout[-6000:]}{run.stderr[-2000:]}"
-        if mode == "repeat":
+        if mode == "repeat" and not only_the_clock_changed(run.stdout):
             recap = re.findall(r"changed=(\d+)", run.stdout)
             assert recap and all(c == "0" for c in recap), (
                 f"{label} changed something when repeated:\n{run.stdout}\nthe real run before it:\n{outputs['real']}"
             )
     RAN.append(f"role README: {label}")
+
+
+def only_the_clock_changed(verbose_output: str) -> bool:
+    """Whether every change a repeat (run with -v) reports is a registration's status that followed the clock:
+    a heartbeat that went stale between the runs (a pull-mode member whose syncer is not running yet). That
+    is the world changing, not the example; any other change, or none of these, is judged as usual."""
+    changed = re.findall(r"^changed: \[localhost\](?: => \(item=[^)]*\))? => (\{.*\})$", verbose_output, re.M)
+    if not changed:
+        return False
+    for text in changed:
+        result = json.loads(text)
+        name = (result.get("registration") or {}).get("metadata", {}).get("name")
+        stale = (result.get("health") or {}).get("reason") in ("HeartbeatStale", "NoHeartbeat")
+        if result.get("changes") != [f"ClusterRegistration/status/{name}"] or not stale:
+            return False
+    return True
 
 
 def test_every_documented_example_runs(bed, home, tmp_path):

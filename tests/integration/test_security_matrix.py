@@ -22,7 +22,7 @@ from hack.testbed import HUB
 
 from ..security_matrix import GROUP, MATRIX
 from .ansible_cli import run_module, run_playbook
-from .security import Tenants, api_client
+from .security import Tenants, api_client, wait_for
 
 GROUPS = ("tmc.kcp.io", "v1alpha1")
 
@@ -122,6 +122,14 @@ def identities(tmc_hub, hub_api_client, member_api_clients, tmp_path_factory):
         "work_1": works["member1"]["metadata"]["name"],
         "work_2": works["member2"]["metadata"]["name"],
     }
+    # The member's admission policy for the syncer was (re)created just now: the API server enforces a new
+    # policy once its informer has it. Wait until it refuses the syncer a Deployment in kube-system.
+    probe = ("POST", "/apis/apps/v1/namespaces/kube-system/deployments", _bodies(places)["deployment"])
+    wait_for(
+        "the member's admission policy to hold the syncer",
+        lambda: not _outcome(*perform(clients["member-syncer"], *probe)),
+        timeout=60,
+    )
     try:
         yield {"clients": clients, "places": places, "tenants": tenants}
     finally:
