@@ -142,7 +142,7 @@ class Search:
     def best(self, limit: int | None) -> tuple[int, int, list[int]] | None:
         """The most clusters (at most ``limit``), then the most kept -- without ``limit`` the most kept,
         then the most clusters: ``(size, kept, counts)``; None: none valid."""
-        order = _objective(limit)
+        kept_first = limit is None  # the order of the objective (see the module docstring)
         sizes = self.cells.sizes
         zeros = [0] * len(sizes)
         found: list = [None]
@@ -154,8 +154,14 @@ class Search:
             if limit is not None:
                 upper_total = min(upper_total, limit)
             upper_kept = min(upper_total, kept + sum(self.cells.kept[c] for c in rest))
-            if found[0] is not None and order(upper_total, upper_kept) <= order(*found[0][:2]):
-                return
+            if found[0] is not None:
+                size, have = found[0][:2]
+                if (
+                    ((upper_kept, upper_total) <= (have, size))
+                    if kept_first
+                    else ((upper_total, upper_kept) <= (size, have))
+                ):
+                    return
             if not self._possible(counts, t, zeros, sizes, limit, total):
                 return
             if t == len(self.order):
@@ -236,13 +242,6 @@ class Search:
             if not (few_possible or full_possible):
                 return False
         return True
-
-
-def _objective(limit: int | None):
-    """What a better choice has more of, first: clusters (up to ``limit``), or, without a limit, kept ones."""
-    if limit is None:
-        return lambda size, kept: (kept, size)
-    return lambda size, kept: (size, kept)
 
 
 def greedy(cells: Cells, limit: int | None) -> list[int]:

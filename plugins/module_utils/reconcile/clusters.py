@@ -376,12 +376,13 @@ def write_status(hub: kube.Kube, registration: Mapping, status: Mapping, check_m
 def _same_status(old: Mapping, new: Mapping) -> bool:
     """Equal, an empty field the same as an absent one: server-side apply of ``taints: []`` over a list
     with items removes the field, and writing it again would report a change on every other run."""
-    return json.dumps(_without_empty(old), sort_keys=True, default=str) == json.dumps(
-        _without_empty(new), sort_keys=True, default=str
+    return json.dumps(without_empty(old), sort_keys=True, default=str) == json.dumps(
+        without_empty(new), sort_keys=True, default=str
     )
 
 
-def _without_empty(status: Mapping) -> dict:
+def without_empty(status: Mapping) -> dict:
+    """``status`` without its empty fields (server-side apply removes an empty list it had items in)."""
     return {k: v for k, v in status.items() if v not in (None, [], {})}
 
 

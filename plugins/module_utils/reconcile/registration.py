@@ -240,7 +240,7 @@ def _write_status(
 
 def _without_beat(status: Mapping) -> dict:
     """The status but its heartbeat time, an empty field the same as an absent one (clusters._same_status)."""
-    return {k: v for k, v in status.items() if k != "lastHeartbeatTime" and v not in (None, [], {})}
+    return clusters.without_empty({k: v for k, v in status.items() if k != "lastHeartbeatTime"})
 
 
 def _apply(hub: kube.Kube, obj: Mapping, check_mode: bool) -> kube.Change:
